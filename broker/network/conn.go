@@ -1,0 +1,284 @@
+package network
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// readBufferBytes sizes the per-connection read buffer: several small pipelined requests arrive
+// in one read; a frame larger than it is read straight into its own buffer by bufio.
+const readBufferBytes = 8 << 10
+
+// conn is one client connection. serve (the reader) and writeLoop run for its lifetime; each
+// request runs in its own handle goroutine.
+type conn struct {
+	srv      *Server
+	nc       net.Conn
+	listener string
+	remote   net.Addr
+	log      *logrus.Entry // fields listener, remote
+
+	ctx       context.Context // given to handlers; cancelled by close
+	cancel    context.CancelFunc
+	closeOnce sync.Once
+
+	// Reader goroutine only.
+	br       *bufio.Reader
+	sizeBuf  [4]byte
+	clientID string // the last client id seen, reused while the client repeats it
+
+	idle       time.Duration // <= 0: never closed for idleness
+	lastActive atomic.Int64  // unix nanos of the last byte read or response written
+
+	// sem holds one token per request not yet written (in flight): the reader sends before
+	// queueing a slot, the writer receives once the slot is written. A full sem stops the reader.
+	sem chan struct{}
+	// queue carries slots in request order from reader to writer; its capacity equals sem's, so
+	// a send by a token holder never blocks.
+	queue chan *slot
+	// wake (capacity 1) tells the writer that some slot was filled.
+	wake chan struct{}
+}
+
+// slot is one request's place in the response order. The reader creates it; exactly one
+// goroutine (the handler's, or the reader for ApiVersions) fills out/err and then sets done;
+// the writer reads out/err only after seeing done.
+type slot struct {
+	key      int16
+	received time.Time
+	clientID string
+	out      *[]byte // framed response; nil = nothing to send (acks=0 produce)
+	err      error   // close the connection when the writer reaches this slot
+	done     atomic.Bool
+}
+
+func newConn(s *Server, nc net.Conn, listener string) *conn {
+	ctx, cancel := context.WithCancel(s.ctx)
+	c := &conn{
+		srv: s, nc: nc, listener: listener, remote: nc.RemoteAddr(),
+		log:    s.log.WithFields(logrus.Fields{"listener": listener, "remote": nc.RemoteAddr().String()}),
+		ctx:    ctx,
+		cancel: cancel,
+		idle:   s.opts.IdleTimeout,
+		sem:    make(chan struct{}, s.opts.MaxInFlightPerConn),
+		queue:  make(chan *slot, s.opts.MaxInFlightPerConn),
+		wake:   make(chan struct{}, 1),
+	}
+	c.br = bufio.NewReaderSize(idleReader{c}, readBufferBytes)
+	c.lastActive.Store(time.Now().UnixNano())
+	return c
+}
+
+// close cancels the connection's context (handlers, writer, a reader waiting for a slot), then
+// closes the socket (a reader or writer blocked in I/O). Any goroutine may call it.
+func (c *conn) close() {
+	c.closeOnce.Do(func() {
+		c.cancel()
+		_ = c.nc.Close()
+		c.srv.removeConn(c)
+	})
+}
+
+// serve is the reader: it reads frames, decodes and gates them, and dispatches each request in
+// order. Any bad input ends it, and closing the connection ends everything else.
+func (c *conn) serve() {
+	defer c.srv.wg.Done()
+	defer c.close()
+	c.srv.wg.Add(1)
+	go c.writeLoop()
+	if c.idle > 0 {
+		_ = c.nc.SetReadDeadline(time.Now().Add(c.idle))
+	}
+	for {
+		frame, err := readFrame(c.br, &c.sizeBuf, c.srv.opts.MaxRequestBytes)
+		if err != nil {
+			c.logReadError(err)
+			return
+		}
+		received := time.Now()
+		d, err := decodeRequest(c.srv.tbl, frame)
+		clientID := c.clientIDString(d.hdr)
+		if err != nil {
+			c.logDecodeError(d.hdr, clientID, err)
+			return
+		}
+		// Back-pressure: at MaxInFlightPerConn we stop here, and so stop reading the socket,
+		// until the writer frees a slot.
+		select {
+		case c.sem <- struct{}{}:
+		case <-c.ctx.Done():
+			return
+		}
+		s := &slot{key: d.hdr.Key, received: received, clientID: clientID}
+		c.queue <- s
+		c.srv.metrics.request(d.hdr.Key)
+		if d.hdr.Key == apiVersionsKey {
+			c.answerAPIVersions(s, d)
+			continue
+		}
+		req := &Request{
+			Key: d.hdr.Key, Version: d.hdr.Version, CorrelationID: d.hdr.CorrelationID,
+			ClientID: clientID, Body: d.body,
+			Listener: c.listener, RemoteAddr: c.remote, Received: received,
+		}
+		c.srv.wg.Add(1)
+		go c.handle(s, req)
+	}
+}
+
+// clientIDString converts the header's client id, reusing the previous string when a client
+// repeats it (they always do) so steady traffic does not allocate one per request.
+func (c *conn) clientIDString(h requestHeader) string {
+	if h.ClientIDNull || len(h.ClientID) == 0 {
+		return ""
+	}
+	if string(h.ClientID) != c.clientID {
+		c.clientID = string(h.ClientID)
+	}
+	return c.clientID
+}
+
+func (c *conn) answerAPIVersions(s *slot, d decoded) {
+	var req *kmsg.ApiVersionsRequest
+	if d.body != nil {
+		req = d.body.(*kmsg.ApiVersionsRequest)
+		if d.hdr.Version >= 3 {
+			c.log.WithFields(logrus.Fields{
+				"client_id":               s.clientID,
+				"client_software_name":    req.ClientSoftwareName,
+				"client_software_version": req.ClientSoftwareVersion,
+			}).Debug("ApiVersions")
+		}
+	} else {
+		c.log.WithFields(logrus.Fields{"client_id": s.clientID, "version": d.hdr.Version}).
+			Debug("ApiVersions version above ours; answering UNSUPPORTED_VERSION at v0")
+	}
+	resp := apiVersionsResponse(d.hdr.Version, req, c.srv.apiKeys)
+	// ApiVersions responses never carry the response-header tag buffer: clients parse them
+	// before they know which versions the broker speaks.
+	s.out = encodeResponse(d.hdr.CorrelationID, false, resp)
+	c.fill(s)
+}
+
+// handle runs the handler for one request and fills its slot.
+func (c *conn) handle(s *slot, req *Request) {
+	defer c.srv.wg.Done()
+	resp, err := c.callHandler(req)
+	switch {
+	case err != nil:
+		s.err = fmt.Errorf("handler for %s v%d (correlation id %d): %w",
+			kmsg.NameForKey(req.Key), req.Version, req.CorrelationID, err)
+	case resp == nil:
+		// acks=0 produce: the slot is passed over without writing.
+	case resp.Key() != req.Key:
+		s.err = fmt.Errorf("handler answered %s with a %s response", kmsg.NameForKey(req.Key), kmsg.NameForKey(resp.Key()))
+	default:
+		resp.SetVersion(req.Version)
+		s.out = encodeResponse(req.CorrelationID, resp.IsFlexible(), resp)
+	}
+	c.fill(s)
+}
+
+// callHandler turns a handler panic into an error that closes this one connection.
+func (c *conn) callHandler(req *Request) (resp kmsg.Response, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.log.WithField("client_id", req.ClientID).Errorf("handler panic on %s v%d: %v\n%s",
+				kmsg.NameForKey(req.Key), req.Version, p, debug.Stack())
+			resp, err = nil, fmt.Errorf("handler panic: %v", p)
+		}
+	}()
+	return c.srv.handler.Handle(c.ctx, req)
+}
+
+// fill publishes a slot's result to the writer.
+func (c *conn) fill(s *slot) {
+	s.done.Store(true) // after out/err: the writer's Load sees them
+	select {
+	case c.wake <- struct{}{}:
+	default: // a wake-up is already pending; the writer rechecks every slot it waits on
+	}
+}
+
+func (c *conn) logReadError(err error) {
+	if c.ctx.Err() != nil {
+		return // closed by us (server Close, writer failure); nothing to report
+	}
+	var sizeErr *frameSizeError
+	switch {
+	case errors.As(err, &sizeErr):
+		c.log.WithError(err).Warn("closing connection: invalid request size")
+	case errors.Is(err, errIdle):
+		c.log.WithField("idle_timeout", c.idle).Debug("closing idle connection")
+	case errors.Is(err, io.EOF):
+		c.log.Debug("client closed connection")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		c.log.WithError(err).Info("client closed connection inside a request")
+	default:
+		c.log.WithError(err).Debug("read failed; closing connection")
+	}
+}
+
+func (c *conn) logDecodeError(h requestHeader, clientID string, err error) {
+	l := c.log.WithFields(logrus.Fields{"client_id": clientID, "api_key": h.Key, "api_version": h.Version})
+	var unsup *unsupportedError
+	if errors.As(err, &unsup) {
+		l.WithError(err).Warn("closing connection: unsupported request")
+		return
+	}
+	l.WithError(err).Warn("closing connection: malformed request")
+}
+
+// errIdle ends the reader of a connection idle for IdleTimeout.
+var errIdle = errors.New("connection idle")
+
+// idleReader is the socket as the reader's bufio sees it. The read deadline is pushed forward
+// lazily: when it fires, the connection is idle only if nothing is in flight and nothing was read
+// or written for IdleTimeout; otherwise the deadline moves to the end of the new idle window.
+type idleReader struct{ c *conn }
+
+func (r idleReader) Read(p []byte) (int, error) {
+	c := r.c
+	for {
+		n, err := c.nc.Read(p)
+		if n > 0 {
+			c.lastActive.Store(time.Now().UnixNano())
+			c.srv.metrics.in(n)
+			return n, nil // a persisting error comes back on the next call
+		}
+		var ne net.Error
+		if c.idle <= 0 || err == nil || !errors.As(err, &ne) || !ne.Timeout() {
+			return n, err
+		}
+		wait, idle := c.idleWait()
+		if idle {
+			return 0, errIdle
+		}
+		if err := c.nc.SetReadDeadline(time.Now().Add(wait)); err != nil {
+			return 0, fmt.Errorf("extend read deadline: %w", err)
+		}
+	}
+}
+
+// idleWait returns how long the connection may still stay quiet, or idle=true if its time is up.
+func (c *conn) idleWait() (wait time.Duration, idle bool) {
+	if len(c.sem) > 0 {
+		return c.idle, false // a request is in flight: not idle, whatever its duration
+	}
+	quiet := time.Since(time.Unix(0, c.lastActive.Load()))
+	if quiet >= c.idle {
+		return 0, true
+	}
+	return c.idle - quiet, false
+}

@@ -1,0 +1,142 @@
+package network
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sirupsen/logrus"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Defaults applied by NewServer to zero-valued Options fields (Kafka's defaults).
+const (
+	DefaultMaxRequestBytes    = 104857600        // socket.request.max.bytes
+	DefaultIdleTimeout        = 10 * time.Minute // connections.max.idle.ms
+	DefaultMaxInFlightPerConn = 100
+)
+
+// apiVersionsKey is ApiVersions' key; the network answers it itself at versions 0..apiVersionsMax.
+const (
+	apiVersionsKey = 18
+	apiVersionsMax = 3
+)
+
+// APIRange is one API key with the versions the broker serves, inclusive.
+type APIRange struct{ Key, Min, Max int16 }
+
+// ListenerSpec names one listening socket.
+type ListenerSpec struct {
+	Name string
+	Addr string // host:port, port 0 = any
+}
+
+// Options configures a Server. Zero values take the defaults above; IdleTimeout < 0 disables
+// idle closing; a nil Logger logs to logrus' standard logger; a nil Registerer disables metrics.
+type Options struct {
+	Listeners          []ListenerSpec
+	MaxRequestBytes    int32
+	IdleTimeout        time.Duration
+	MaxInFlightPerConn int
+	// Served lists the API versions handed to the Handler; requests for anything else close the
+	// connection. An entry for ApiVersions (18) is ignored: the network always serves it at 0–3.
+	Served     []APIRange
+	Logger     logrus.FieldLogger
+	Registerer prometheus.Registerer
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxRequestBytes == 0 {
+		o.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = DefaultIdleTimeout
+	}
+	if o.MaxInFlightPerConn <= 0 {
+		o.MaxInFlightPerConn = DefaultMaxInFlightPerConn
+	}
+	if o.Logger == nil {
+		o.Logger = logrus.StandardLogger()
+	}
+	return o
+}
+
+func (o Options) validate() error {
+	if len(o.Listeners) == 0 {
+		return fmt.Errorf("no listeners")
+	}
+	seen := map[string]bool{}
+	for _, l := range o.Listeners {
+		if l.Name == "" {
+			return fmt.Errorf("listener %q: empty name", l.Addr)
+		}
+		if seen[l.Name] {
+			return fmt.Errorf("listener %q: name used twice", l.Name)
+		}
+		seen[l.Name] = true
+	}
+	if o.MaxRequestBytes < 0 {
+		return fmt.Errorf("max request bytes %d < 0", o.MaxRequestBytes)
+	}
+	return nil
+}
+
+// versionRange is one served key's versions; ok is false for keys not served.
+type versionRange struct {
+	min, max int16
+	ok       bool
+}
+
+// versionTable is indexed by API key. It is built once by newVersionTable and read-only after.
+type versionTable []versionRange
+
+func (t versionTable) lookup(key int16) (versionRange, bool) {
+	if key < 0 || int(key) >= len(t) || !t[key].ok {
+		return versionRange{}, false
+	}
+	return t[key], true
+}
+
+// newVersionTable checks the served ranges against what kmsg can decode and returns the table
+// plus the ApiVersions key list (sorted by key, ApiVersions itself included).
+func newVersionTable(served []APIRange) (versionTable, []kmsg.ApiVersionsResponseApiKey, error) {
+	maxKey := int16(apiVersionsKey)
+	for _, r := range served {
+		if r.Key > maxKey {
+			maxKey = r.Key
+		}
+	}
+	t := make(versionTable, int(maxKey)+1)
+	t[apiVersionsKey] = versionRange{min: 0, max: apiVersionsMax, ok: true}
+	seen := map[int16]bool{}
+	for _, r := range served {
+		if r.Key == apiVersionsKey {
+			continue
+		}
+		if r.Key < 0 {
+			return nil, nil, fmt.Errorf("served API key %d < 0", r.Key)
+		}
+		req := kmsg.RequestForKey(r.Key)
+		if req == nil {
+			return nil, nil, fmt.Errorf("served API key %d: unknown to the codec", r.Key)
+		}
+		if r.Min < 0 || r.Min > r.Max || r.Max > req.MaxVersion() {
+			return nil, nil, fmt.Errorf("served %s (key %d): versions %d..%d outside 0..%d",
+				kmsg.NameForKey(r.Key), r.Key, r.Min, r.Max, req.MaxVersion())
+		}
+		if seen[r.Key] {
+			return nil, nil, fmt.Errorf("served %s (key %d) listed twice", kmsg.NameForKey(r.Key), r.Key)
+		}
+		seen[r.Key] = true
+		t[r.Key] = versionRange{min: r.Min, max: r.Max, ok: true}
+	}
+	var keys []kmsg.ApiVersionsResponseApiKey
+	for k, r := range t {
+		if r.ok {
+			keys = append(keys, kmsg.ApiVersionsResponseApiKey{ApiKey: int16(k), MinVersion: r.min, MaxVersion: r.max})
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].ApiKey < keys[j].ApiKey })
+	return t, keys, nil
+}
