@@ -1,0 +1,27 @@
+package log
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. broker/api maps each to its Kafka error code; nothing here knows the codes.
+var (
+	ErrCorruptMessage              = errors.New("corrupt record batch")
+	ErrMessageTooLarge             = errors.New("record batch larger than max.message.bytes")
+	ErrRecordBatchTooLarge         = errors.New("record batch set larger than the segment size")
+	ErrInvalidRecord               = errors.New("invalid record batch")
+	ErrUnsupportedForMessageFormat = errors.New("record batch magic below 2 is not supported")
+	ErrOffsetOutOfRange            = errors.New("offset out of range")
+	ErrInvalidTimestamp            = errors.New("invalid timestamp")
+	ErrLogClosed                   = errors.New("log is closed")
+)
+
+// BatchError names the batch (by its index in the appended set) that failed validation.
+type BatchError struct {
+	Index int
+	Err   error
+}
+
+func (e *BatchError) Error() string { return fmt.Sprintf("batch %d: %v", e.Index, e.Err) }
+func (e *BatchError) Unwrap() error { return e.Err }

@@ -1,0 +1,119 @@
+package log
+
+import (
+	"bytes"
+	"fmt"
+	"path/filepath"
+	"strconv"
+
+	"github.com/gregor-broker/gregor/broker/log/vfs"
+)
+
+// epochEntry says leader epoch Epoch started at StartOffset.
+type epochEntry struct {
+	Epoch       int32
+	StartOffset int64
+}
+
+// epochCache is the partition's leader-epoch history, persisted in `leader-epoch-checkpoint`
+// (Kafka's format: version, count, "epoch startOffset" lines). Guarded by the owning Log's mutex.
+type epochCache struct {
+	fs      vfs.FS
+	path    string
+	entries []epochEntry
+}
+
+func loadEpochCache(fs vfs.FS, dir string) (*epochCache, error) {
+	c := &epochCache{fs: fs, path: filepath.Join(dir, leaderEpochFile)}
+	err := readCheckpoint(fs, c.path, 2, func(f []string) error {
+		e, err1 := strconv.ParseInt(f[0], 10, 32)
+		o, err2 := strconv.ParseInt(f[1], 10, 64)
+		if err1 != nil || err2 != nil {
+			return fmt.Errorf("bad entry %v", f)
+		}
+		c.entries = append(c.entries, epochEntry{int32(e), o})
+		return nil
+	})
+	return c, err
+}
+
+func (c *epochCache) flush() error {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%d\n%d\n", checkpointVersion, len(c.entries))
+	for _, e := range c.entries {
+		fmt.Fprintf(&b, "%d %d\n", e.Epoch, e.StartOffset)
+	}
+	return writeFileAtomic(c.fs, c.path, b.Bytes())
+}
+
+func (c *epochCache) latest() int32 {
+	if len(c.entries) == 0 {
+		return -1
+	}
+	return c.entries[len(c.entries)-1].Epoch
+}
+
+// assign records that epoch starts at offset; entries for newer or equal epochs and later offsets
+// are dropped first, as Kafka does when a new leader epoch begins.
+func (c *epochCache) assign(epoch int32, offset int64) (bool, error) {
+	if n := len(c.entries); n > 0 {
+		last := c.entries[n-1]
+		if last.Epoch == epoch {
+			return false, nil
+		}
+		if epoch < last.Epoch {
+			return false, fmt.Errorf("leader epoch %d is older than the latest %d", epoch, last.Epoch)
+		}
+	}
+	kept := c.entries[:0]
+	for _, e := range c.entries {
+		if e.StartOffset < offset {
+			kept = append(kept, e)
+		}
+	}
+	c.entries = append(kept, epochEntry{epoch, offset})
+	return true, c.flush()
+}
+
+// endOffsetFor returns, for a requested epoch, the largest epoch <= it and the offset where the
+// next epoch starts (or logEnd for the latest), Kafka's OffsetsForLeaderEpoch semantics.
+func (c *epochCache) endOffsetFor(epoch int32, logEnd int64) (int32, int64) {
+	for i := len(c.entries) - 1; i >= 0; i-- {
+		if c.entries[i].Epoch <= epoch {
+			if i == len(c.entries)-1 {
+				return c.entries[i].Epoch, logEnd
+			}
+			return c.entries[i].Epoch, c.entries[i+1].StartOffset
+		}
+	}
+	return -1, -1
+}
+
+// truncateFrom drops entries starting at or after offset (log truncation).
+func (c *epochCache) truncateFrom(offset int64) error {
+	n := len(c.entries)
+	for n > 0 && c.entries[n-1].StartOffset >= offset {
+		n--
+	}
+	if n == len(c.entries) {
+		return nil
+	}
+	c.entries = c.entries[:n]
+	return c.flush()
+}
+
+// truncateBefore moves the first entry's start up to the new log start offset.
+func (c *epochCache) truncateBefore(offset int64) error {
+	i := 0
+	for i+1 < len(c.entries) && c.entries[i+1].StartOffset <= offset {
+		i++
+	}
+	if i == 0 && (len(c.entries) == 0 || c.entries[0].StartOffset >= offset) {
+		return nil
+	}
+	c.entries = c.entries[i:]
+	if c.entries[0].StartOffset < offset {
+		c.entries[0].StartOffset = offset
+	}
+	return c.flush()
+}

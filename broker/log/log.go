@@ -1,0 +1,423 @@
+package log
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/gregor-broker/gregor/broker/log/vfs"
+)
+
+// Log is one partition's replica on disk: an ordered list of segments in `<topic>-<partition>/`.
+//
+// Concurrency: mu guards every field below it. Appends, truncation, retention and rolls hold mu
+// for their whole duration. Reads hold mu only to capture a view (segments, their sizes and index
+// entries), then read files without it; a batch becomes visible to readers only once its bytes
+// and index entries are in place, because the size they capture is updated last. The high
+// watermark is an atomic so the replica layer can read it without taking mu.
+type Log struct {
+	dir     string
+	tp      TopicPartition
+	topicID [16]byte
+	fs      vfs.FS
+	now     func() time.Time
+	logger  logrus.FieldLogger
+	hw      atomic.Int64
+	cfgPtr  atomic.Pointer[Config]
+	bg      sync.WaitGroup // background segment flushes started by roll; Close waits for them
+
+	mu             sync.Mutex
+	closed         bool
+	segments       []*segment // ascending base offsets; the last is active
+	nextOffset     int64      // log end offset
+	logStartOffset int64
+	recoveryPoint  int64 // everything below is fsynced
+	unflushed      int64 // records appended since the last flush
+	lastFlush      time.Time
+	epochs         *epochCache
+	producers      *producerTracker
+	pendingDeletes []pendingDelete
+}
+
+// cleanRecoveryPoint tells openLog the log was shut down cleanly: trust every segment (after
+// checking its indexes) instead of scanning the active one.
+const cleanRecoveryPoint = 1 << 62
+
+type pendingDelete struct {
+	seg *segment
+	at  time.Time
+}
+
+// openLog loads a partition directory, recovering segments at or past recoveryPoint (all of them
+// after an unclean shutdown, which the caller signals with recoveryPoint 0).
+func openLog(fs vfs.FS, dir string, tp TopicPartition, topicID [16]byte, cfg Config,
+	recoveryPoint, logStartOffset int64, now func() time.Time, logger logrus.FieldLogger) (*Log, error) {
+	cfg = cfg.sanitize()
+	l := &Log{dir: dir, tp: tp, topicID: topicID, fs: fs, now: now, recoveryPoint: recoveryPoint,
+		logger: logger.WithFields(logrus.Fields{"topic": tp.Topic, "partition": tp.Partition})}
+	l.cfgPtr.Store(&cfg)
+	if err := fs.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create log dir %s: %w", dir, err)
+	}
+	entries, err := fs.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	var bases []int64
+	for _, e := range entries {
+		name := e.Name()
+		switch {
+		case strings.HasSuffix(name, deletedSuffix), strings.HasSuffix(name, ".tmp"),
+			strings.HasSuffix(name, ".cleaned"), strings.HasSuffix(name, ".swap"):
+			// Leftovers of an interrupted delete, checkpoint or compaction.
+			_ = fs.Remove(filepath.Join(dir, name))
+		default:
+			if base, ok := parseSegmentName(name, logSuffix); ok {
+				bases = append(bases, base)
+			}
+		}
+	}
+	sort.Slice(bases, func(i, j int) bool { return bases[i] < bases[j] })
+	if err := l.loadSegments(bases, cfg, logStartOffset); err != nil {
+		for _, s := range l.segments {
+			s.close()
+		}
+		return nil, err
+	}
+	if l.epochs, err = loadEpochCache(fs, dir); err != nil {
+		l.logger.WithError(err).Warn("leader epoch checkpoint unreadable; starting empty")
+		l.epochs = &epochCache{fs: fs, path: filepath.Join(dir, leaderEpochFile)}
+	}
+	if err := l.epochs.truncateFrom(l.nextOffset); err != nil {
+		return nil, err
+	}
+	l.producers = newProducerTracker(fs, dir)
+	if err := l.rebuildProducerState(); err != nil {
+		return nil, err
+	}
+	l.lastFlush = now()
+	return l, nil
+}
+
+// loadSegments opens every segment, trusting the indexes of those wholly below the recovery point
+// (after checking them) and validating everything else batch by batch. A torn or corrupt batch
+// truncates its segment there and removes every later segment, as Kafka's recovery does.
+func (l *Log) loadSegments(bases []int64, cfg Config, logStartOffset int64) error {
+	expectNext := int64(-1)
+	for i, base := range bases {
+		s, err := openSegment(l.fs, l.dir, base, cfg)
+		if err != nil {
+			return err
+		}
+		l.segments = append(l.segments, s)
+		below := (i+1 < len(bases) && bases[i+1] <= l.recoveryPoint) || l.recoveryPoint >= cleanRecoveryPoint
+		if below {
+			if err := s.loadIndexes(); err != nil {
+				l.logger.WithError(err).WithField("segment", base).Warn("index inconsistent with its log; rebuilding")
+				below = false
+			}
+		}
+		if !below {
+			if expectNext < base {
+				expectNext = base
+			}
+			truncated, err := s.recover(expectNext)
+			if err != nil {
+				return fmt.Errorf("recover segment %d: %w", base, err)
+			}
+			if truncated > 0 {
+				l.logger.WithFields(logrus.Fields{"segment": base, "bytes": truncated}).
+					Warn("truncated a torn or corrupt tail during recovery")
+				for _, later := range bases[i+1:] {
+					ls := &segment{fs: l.fs, dir: l.dir, base: later}
+					for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+						_ = l.fs.Remove(ls.path(suf))
+					}
+				}
+				break
+			}
+		}
+		expectNext = s.lastOffset + 1
+	}
+	// Drop empty segments that are not the last (left by a crash between roll and first append).
+	for len(l.segments) > 1 && l.segments[len(l.segments)-1].size == 0 &&
+		l.segments[len(l.segments)-2].lastOffset+1 != l.segments[len(l.segments)-1].base {
+		last := l.segments[len(l.segments)-1]
+		last.close()
+		l.segments = l.segments[:len(l.segments)-1]
+		for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+			_ = l.fs.Remove(last.path(suf))
+		}
+	}
+	if len(l.segments) == 0 {
+		start := logStartOffset
+		if start < 0 {
+			start = 0
+		}
+		s, err := openSegment(l.fs, l.dir, start, cfg)
+		if err != nil {
+			return err
+		}
+		l.segments = append(l.segments, s)
+	}
+	active := l.segments[len(l.segments)-1]
+	l.nextOffset = active.lastOffset + 1
+	l.logStartOffset = l.segments[0].base
+	if logStartOffset > l.logStartOffset && logStartOffset <= l.nextOffset {
+		l.logStartOffset = logStartOffset
+	}
+	if l.recoveryPoint > l.nextOffset {
+		l.recoveryPoint = l.nextOffset
+	}
+	return nil
+}
+
+func (l *Log) cfg() Config { return *l.cfgPtr.Load() }
+
+// SetConfig applies new topic settings; they take effect from the next append or retention pass.
+func (l *Log) SetConfig(cfg Config) {
+	cfg = cfg.sanitize()
+	l.cfgPtr.Store(&cfg)
+}
+
+// Config returns the log's current settings.
+func (l *Log) Config() Config { return l.cfg() }
+
+func (l *Log) TopicPartition() TopicPartition { return l.tp }
+func (l *Log) TopicID() [16]byte              { return l.topicID }
+func (l *Log) Dir() string                    { return l.dir }
+
+// HighWatermark is maintained by the replica layer; the log only stores and checkpoints it.
+func (l *Log) HighWatermark() int64 { return l.hw.Load() }
+
+// SetHighWatermark clamps hw to the log's bounds.
+func (l *Log) SetHighWatermark(hw int64) {
+	l.mu.Lock()
+	if hw > l.nextOffset {
+		hw = l.nextOffset
+	}
+	if hw < l.logStartOffset {
+		hw = l.logStartOffset
+	}
+	l.mu.Unlock()
+	l.hw.Store(hw)
+}
+
+func (l *Log) LogEndOffset() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.nextOffset
+}
+
+func (l *Log) LogStartOffset() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.logStartOffset
+}
+
+func (l *Log) recoveryPointOffset() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.recoveryPoint
+}
+
+// Size is the total bytes of the log's segments.
+func (l *Log) Size() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var n int64
+	for _, s := range l.segments {
+		n += s.size
+	}
+	return n
+}
+
+// NumSegments is the number of live segments.
+func (l *Log) NumSegments() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.segments)
+}
+
+// LatestEpoch is the newest leader epoch in the epoch cache, -1 if none.
+func (l *Log) LatestEpoch() int32 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.epochs.latest()
+}
+
+// AssignEpochStartOffset records that leader epoch starts at offset (a new leader does this with
+// its log end offset).
+func (l *Log) AssignEpochStartOffset(epoch int32, offset int64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, err := l.epochs.assign(epoch, offset)
+	return err
+}
+
+// EndOffsetForEpoch answers OffsetsForLeaderEpoch: the largest epoch <= epoch and its end offset.
+func (l *Log) EndOffsetForEpoch(epoch int32) (int32, int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.epochs.endOffsetFor(epoch, l.nextOffset)
+}
+
+// Flush fsyncs everything appended so far and advances the recovery point.
+func (l *Log) Flush() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.flushLocked()
+}
+
+func (l *Log) flushLocked() error {
+	if l.closed {
+		return ErrLogClosed
+	}
+	for _, s := range l.segments {
+		if s.lastOffset >= l.recoveryPoint || s == l.segments[len(l.segments)-1] {
+			if err := s.flush(); err != nil {
+				return err
+			}
+		}
+	}
+	l.recoveryPoint = l.nextOffset
+	l.unflushed = 0
+	l.lastFlush = l.now()
+	return nil
+}
+
+// maybeFlushByTime flushes if flush.ms has passed since the last flush (the manager's loop).
+func (l *Log) maybeFlushByTime(now time.Time) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ms := l.cfg().FlushIntervalMs
+	if l.closed || l.unflushed == 0 || now.Sub(l.lastFlush) < time.Duration(ms)*time.Millisecond {
+		return nil
+	}
+	return l.flushLocked()
+}
+
+// Close flushes, writes a producer-state snapshot at the log end and closes every file.
+func (l *Log) Close() error {
+	l.bg.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	err := l.flushLocked()
+	if e := l.producers.snapshot(l.nextOffset); err == nil {
+		err = e
+	}
+	l.closed = true
+	for _, s := range l.segments {
+		if e := s.close(); err == nil {
+			err = e
+		}
+	}
+	for _, p := range l.pendingDeletes {
+		_ = p.seg.removeDeleted()
+	}
+	l.pendingDeletes = nil
+	return err
+}
+
+// closeForDelete closes files without flushing; the directory is about to be removed.
+func (l *Log) closeForDelete() {
+	l.bg.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return
+	}
+	l.closed = true
+	for _, s := range l.segments {
+		s.close()
+	}
+	for _, p := range l.pendingDeletes {
+		p.seg.close()
+	}
+}
+
+func (l *Log) active() *segment { return l.segments[len(l.segments)-1] }
+
+// roll starts a new active segment at the log end. The old one is fsynced in the background, as
+// Kafka schedules it, and the recovery point moves past it once that completes.
+func (l *Log) roll(cfg Config) error {
+	old := l.active()
+	if err := old.sealTimeIndex(); err != nil {
+		return err
+	}
+	if err := old.syncIndexes(); err != nil {
+		return err
+	}
+	base := l.nextOffset
+	if old.base == base && old.size == 0 {
+		return nil
+	}
+	s, err := openSegment(l.fs, l.dir, base, cfg)
+	if err != nil {
+		return err
+	}
+	if s.size != 0 { // a stale file at this base (from before a truncation) holds nothing we want
+		if err := s.log.Truncate(0); err != nil {
+			return fmt.Errorf("reset stale segment %d: %w", base, err)
+		}
+		s.size = 0
+		_ = s.index.reset()
+		_ = s.timeIndex.reset()
+	}
+	l.segments = append(l.segments, s)
+	if err := l.producers.snapshot(base); err != nil {
+		return err
+	}
+	l.bg.Add(1)
+	go func() { // owned by l: Close waits on l.bg
+		defer l.bg.Done()
+		if err := old.fsync(); err != nil {
+			l.logger.WithError(err).Error("flushing a rolled segment failed")
+			return
+		}
+		l.mu.Lock()
+		if base > l.recoveryPoint && !l.closed {
+			l.recoveryPoint = base
+		}
+		l.mu.Unlock()
+	}()
+	return nil
+}
+
+// shouldRoll reports whether appending size bytes ending at lastOffset needs a new segment. Like
+// Kafka, segment.ms is measured from the first batch's timestamp to the incoming batches' largest
+// timestamp, not against the wall clock, so producers' clocks drive time-based rolling.
+func shouldRoll(s *segment, cfg Config, size int64, lastOffset int64, maxTs int64) bool {
+	if s.size == 0 {
+		return false
+	}
+	switch {
+	case s.size+size > cfg.SegmentBytes:
+		return true
+	case s.firstBatchTs >= 0 && maxTs-s.firstBatchTs > cfg.SegmentMs:
+		return true
+	case s.index.full() || s.timeIndex.full():
+		return true
+	case lastOffset-s.base > 1<<31-1:
+		return true
+	}
+	return false
+}
+
+// removeFiles deletes a log directory's files; used by the manager's async delete.
+func removeDir(fs vfs.FS, dir string) error {
+	if err := fs.RemoveAll(dir); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("remove %s: %w", dir, err)
+	}
+	return nil
+}

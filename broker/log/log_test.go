@@ -1,0 +1,317 @@
+package log
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func smallConfig() Config {
+	c := DefaultConfig()
+	c.SegmentBytes = 4 << 10
+	c.IndexIntervalBytes = 256
+	return c
+}
+
+func newTestLog(t *testing.T, cfg Config) (*Manager, *Log) {
+	t.Helper()
+	m := openTestManager(t, t.TempDir(), cfg, nil)
+	t.Cleanup(func() { m.Close() })
+	l, err := m.GetOrCreateLog(TopicPartition{"t", 0}, cfg, [16]byte{1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, l
+}
+
+// appendN appends n batches of per records each; it returns the batches as written.
+func appendN(t *testing.T, l *Log, n, per, size int, ts int64) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for i := 0; i < n; i++ {
+		b := simpleBatch(t, per, size, ts+int64(i*per))
+		info, err := l.AppendAsLeader(b, 5)
+		if err != nil {
+			t.Fatalf("append %d: %v", i, err)
+		}
+		if info.LastOffset-info.FirstOffset+1 != int64(per) {
+			t.Fatalf("append %d: offsets %d..%d for %d records", i, info.FirstOffset, info.LastOffset, per)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+func TestReadSpansSegmentsInOrder(t *testing.T) {
+	_, l := newTestLog(t, smallConfig())
+	appendN(t, l, 60, 3, 100, 1000) // ~ 25 segments of 4 KiB
+	if l.NumSegments() < 5 {
+		t.Fatalf("%d segments, want several", l.NumSegments())
+	}
+	if leo := l.LogEndOffset(); leo != 180 {
+		t.Fatalf("LEO %d, want 180", leo)
+	}
+	for _, max := range []int32{100, 1000, 5000, 1 << 20} {
+		next := int64(0)
+		for next < 180 {
+			b, err := l.Read(next, max, -1, true)
+			if err != nil {
+				t.Fatalf("read %d: %v", next, err)
+			}
+			hs := batchesOf(t, b)
+			if len(hs) == 0 {
+				t.Fatalf("read at %d with max %d returned nothing", next, max)
+			}
+			if max >= 1000 && len(b) > int(max) {
+				t.Fatalf("read %d bytes, max %d", len(b), max)
+			}
+			for _, h := range hs {
+				if h.BaseOffset != next || h.PartitionLeaderEpoch != 5 {
+					t.Fatalf("batch at %d (epoch %d), want %d", h.BaseOffset, h.PartitionLeaderEpoch, next)
+				}
+				next = h.LastOffset() + 1
+			}
+		}
+	}
+	// A read from the middle of a batch starts with the batch holding the offset.
+	b, _ := l.Read(4, 1<<20, -1, true)
+	if h := batchesOf(t, b)[0]; h.BaseOffset != 3 {
+		t.Fatalf("read at 4 starts at %d, want 3", h.BaseOffset)
+	}
+}
+
+func TestReadBounds(t *testing.T) {
+	_, l := newTestLog(t, smallConfig())
+	appendN(t, l, 4, 2, 50, 1)
+	if b, err := l.Read(8, 1000, -1, true); err != nil || len(b) != 0 {
+		t.Fatalf("read at LEO: %d bytes, %v", len(b), err)
+	}
+	if _, err := l.Read(9, 1000, -1, true); !errors.Is(err, ErrOffsetOutOfRange) {
+		t.Fatalf("read past LEO: %v", err)
+	}
+	if _, err := l.DeleteRecordsBefore(3); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Read(2, 1000, -1, true); !errors.Is(err, ErrOffsetOutOfRange) {
+		t.Fatalf("read below log start: %v", err)
+	}
+	// maxOffset (the high watermark) hides batches at or past it.
+	b, _ := l.Read(4, 1<<20, 6, true)
+	if hs := batchesOf(t, b); len(hs) != 1 || hs[0].BaseOffset != 4 {
+		t.Fatalf("read below HW 6: %+v", hs)
+	}
+	// minOneBatch returns a whole batch bigger than maxBytes; without it nothing.
+	if b, _ := l.Read(4, 10, -1, true); len(batchesOf(t, b)) != 1 {
+		t.Fatalf("min one batch: %d bytes", len(b))
+	}
+	if b, _ := l.Read(4, 10, -1, false); len(b) != 0 {
+		t.Fatalf("without min one batch: %d bytes", len(b))
+	}
+}
+
+func TestOffsetForTimestampAndMax(t *testing.T) {
+	_, l := newTestLog(t, smallConfig())
+	appendN(t, l, 40, 5, 60, 10_000) // timestamps 10000..10199, one per offset
+	for _, ts := range []int64{0, 10_000, 10_003, 10_123, 10_199} {
+		off, got, ok := l.OffsetForTimestamp(ts)
+		want := ts - 10_000
+		if want < 0 {
+			want = 0
+		}
+		if !ok || off != want || got != 10_000+want {
+			t.Fatalf("ts %d: offset %d ts %d ok %v, want %d", ts, off, got, ok, want)
+		}
+	}
+	if _, _, ok := l.OffsetForTimestamp(10_200); ok {
+		t.Fatal("found a record after the last timestamp")
+	}
+	if ts, off := l.MaxTimestamp(); ts != 10_199 || off != 199 {
+		t.Fatalf("max timestamp %d at %d", ts, off)
+	}
+}
+
+func TestTruncateToAndContinue(t *testing.T) {
+	_, l := newTestLog(t, smallConfig())
+	appendN(t, l, 30, 2, 100, 1)
+	if err := l.TruncateTo(21); err != nil { // mid-batch: the batch 20..21 goes whole
+		t.Fatal(err)
+	}
+	if leo := l.LogEndOffset(); leo != 20 {
+		t.Fatalf("LEO after truncate %d, want 20", leo)
+	}
+	info, err := l.AppendAsLeader(simpleBatch(t, 2, 10, 99), 6)
+	if err != nil || info.FirstOffset != 20 {
+		t.Fatalf("append after truncate: %+v %v", info, err)
+	}
+	b, _ := l.Read(0, 1<<20, -1, true)
+	next := int64(0)
+	for _, h := range batchesOf(t, b) {
+		if h.BaseOffset != next {
+			t.Fatalf("gap at %d", next)
+		}
+		next = h.LastOffset() + 1
+	}
+	if err := l.TruncateTo(0); err != nil || l.LogEndOffset() != 0 || l.NumSegments() != 1 {
+		t.Fatalf("truncate to 0: %v LEO %d", err, l.LogEndOffset())
+	}
+}
+
+func TestLeaderEpochCache(t *testing.T) {
+	_, l := newTestLog(t, smallConfig())
+	l.AppendAsLeader(simpleBatch(t, 3, 10, 1), 1)
+	l.AppendAsLeader(simpleBatch(t, 2, 10, 1), 3)
+	if e := l.LatestEpoch(); e != 3 {
+		t.Fatalf("latest epoch %d", e)
+	}
+	if e, end := l.EndOffsetForEpoch(1); e != 1 || end != 3 {
+		t.Fatalf("end offset for epoch 1: %d %d", e, end)
+	}
+	if e, end := l.EndOffsetForEpoch(2); e != 1 || end != 3 {
+		t.Fatalf("end offset for epoch 2: %d %d", e, end)
+	}
+	if e, end := l.EndOffsetForEpoch(3); e != 3 || end != 5 {
+		t.Fatalf("end offset for epoch 3: %d %d", e, end)
+	}
+	data, err := os.ReadFile(filepath.Join(l.Dir(), leaderEpochFile))
+	if err != nil || string(data) != "0\n2\n1 0\n3 3\n" {
+		t.Fatalf("leader-epoch-checkpoint = %q %v", data, err)
+	}
+}
+
+func TestIdempotentAppend(t *testing.T) {
+	_, l := newTestLog(t, DefaultConfig())
+	mk := func(epoch int16, seq int32, n int) []byte {
+		recs := make([]testRecord, n)
+		for i := range recs {
+			recs[i] = testRecord{value: []byte{byte(i)}, ts: 1}
+		}
+		return buildBatch(t, recs, batchOpts{pid: 7, epoch: epoch, seq: seq})
+	}
+	type step struct {
+		epoch   int16
+		seq     int32
+		n       int
+		want    error
+		dup     bool
+		dupFrom int64
+	}
+	steps := []step{
+		{0, 0, 2, nil, false, 0},
+		{0, 2, 3, nil, false, 0},
+		{0, 0, 2, nil, true, 0}, // retry of the first batch
+		{0, 2, 3, nil, true, 2}, // retry of the second
+		{0, 9, 1, ErrOutOfOrderSequence, false, 0},
+		{0, 5, 1, nil, false, 0},
+		{1, 3, 1, ErrOutOfOrderSequence, false, 0}, // new epoch must start at 0
+		{1, 0, 1, nil, false, 0},
+		{0, 6, 1, ErrInvalidProducerEpoch, false, 0}, // fenced
+	}
+	for i, s := range steps {
+		info, err := l.AppendAsLeader(mk(s.epoch, s.seq, s.n), 0)
+		if !errors.Is(err, s.want) {
+			t.Fatalf("step %d: error %v, want %v", i, err, s.want)
+		}
+		if err == nil && info.Duplicate != s.dup {
+			t.Fatalf("step %d: duplicate %v, want %v", i, info.Duplicate, s.dup)
+		}
+		if s.dup && info.FirstOffset != s.dupFrom {
+			t.Fatalf("step %d: duplicate answered offset %d, want %d", i, info.FirstOffset, s.dupFrom)
+		}
+	}
+	if leo := l.LogEndOffset(); leo != 7 {
+		t.Fatalf("LEO %d, want 7 (duplicates and rejects write nothing)", leo)
+	}
+	// An unknown producer may start at any sequence (its state may have been retained away).
+	if _, err := l.AppendAsLeader(buildBatch(t, []testRecord{{value: []byte("x"), ts: 1}}, batchOpts{pid: 99, epoch: 0, seq: 40}), 0); err != nil {
+		t.Fatalf("unknown producer: %v", err)
+	}
+}
+
+func TestProducerStateSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	cfg := smallConfig()
+	m := openTestManager(t, dir, cfg, nil)
+	l, _ := m.GetOrCreateLog(TopicPartition{"p", 0}, cfg, [16]byte{})
+	batch := func(seq int32) []byte {
+		return buildBatch(t, []testRecord{{value: make([]byte, 300), ts: 1}}, batchOpts{pid: 3, epoch: 0, seq: seq})
+	}
+	for seq := int32(0); seq < 40; seq++ {
+		if _, err := l.AppendAsLeader(batch(seq), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, clean := range []bool{true, false} {
+		if clean {
+			m.Close()
+		} // else: abandon without closing, as a crash would
+		m = openTestManager(t, dir, cfg, nil)
+		l = m.Log(TopicPartition{"p", 0})
+		info, err := l.AppendAsLeader(batch(39), 0) // the last batch again
+		if err != nil || !info.Duplicate || info.FirstOffset != 39 {
+			t.Fatalf("clean=%v: retry of the last batch after restart: %+v %v", clean, info, err)
+		}
+		if _, err := l.AppendAsLeader(batch(41), 0); !errors.Is(err, ErrOutOfOrderSequence) {
+			t.Fatalf("clean=%v: gap after restart: %v", clean, err)
+		}
+	}
+	m.Close()
+}
+
+func TestSnapshotRoundTrip(t *testing.T) {
+	p := map[int64]*producerEntry{
+		5:  {epoch: 2, coordinatorEpoch: -1, txnFirstOffset: -1, batches: []batchMeta{{0, 4, 10, 14, 99}, {5, 9, 20, 24, 100}}},
+		-9: {epoch: 0, coordinatorEpoch: -1, txnFirstOffset: -1}, // no batches: not written
+	}
+	b := encodeSnapshot(p)
+	if len(b) != snapshotHeader+4+snapshotEntrySize {
+		t.Fatalf("snapshot is %d bytes", len(b))
+	}
+	got, err := decodeSnapshot(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := got[5]
+	if e == nil || e.epoch != 2 || len(e.batches) != 1 || e.batches[0] != (batchMeta{5, 9, 20, 24, 100}) {
+		t.Fatalf("decoded %+v", e)
+	}
+	b[len(b)-1] ^= 1
+	if _, err := decodeSnapshot(b); !errors.Is(err, ErrCorruptSnapshot) {
+		t.Fatalf("corrupt snapshot: %v", err)
+	}
+}
+
+func FuzzDecodeSnapshot(f *testing.F) {
+	f.Add(encodeSnapshot(map[int64]*producerEntry{1: {epoch: 1, batches: []batchMeta{{0, 1, 0, 1, 5}}}}))
+	f.Add([]byte{0, 1, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := decodeSnapshot(b)
+		if err == nil {
+			if again, err := decodeSnapshot(encodeSnapshot(p)); err != nil || len(again) != len(p) {
+				t.Fatalf("re-encode: %v", err)
+			}
+		}
+	})
+}
+
+func TestDeleteRecordsRemovesSegments(t *testing.T) {
+	_, l := newTestLog(t, smallConfig())
+	appendN(t, l, 40, 2, 100, 1)
+	segs := l.NumSegments()
+	start, err := l.DeleteRecordsBefore(50)
+	if err != nil || start != 50 || l.LogStartOffset() != 50 {
+		t.Fatalf("delete records: %d %v", start, err)
+	}
+	if l.NumSegments() >= segs {
+		t.Fatalf("%d segments before, %d after", segs, l.NumSegments())
+	}
+	b, err := l.Read(50, 1<<20, -1, true)
+	if err != nil || len(b) == 0 {
+		t.Fatalf("read at new start: %v", err)
+	}
+	if _, err := l.DeleteRecordsBefore(81); !errors.Is(err, ErrOffsetOutOfRange) {
+		t.Fatalf("delete past LEO: %v", err)
+	}
+	_ = time.Second
+}

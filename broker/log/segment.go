@@ -1,0 +1,411 @@
+package log
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/gregor-broker/gregor/broker/log/vfs"
+)
+
+// File suffixes of Kafka's on-disk format.
+const (
+	logSuffix       = ".log"
+	indexSuffix     = ".index"
+	timeIndexSuffix = ".timeindex"
+	snapshotSuffix  = ".snapshot"
+	deletedSuffix   = ".deleted"
+)
+
+// segmentName is the 20-digit, zero-padded base offset Kafka names every segment file with.
+func segmentName(base int64) string { return fmt.Sprintf("%020d", base) }
+
+func parseSegmentName(name, suffix string) (int64, bool) {
+	if !strings.HasSuffix(name, suffix) {
+		return 0, false
+	}
+	stem := strings.TrimSuffix(name, suffix)
+	if len(stem) != 20 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(stem, 10, 64)
+	return n, err == nil && n >= 0
+}
+
+// segment is one `.log` file with its two indexes. All mutation happens under the owning Log's
+// mutex; readers use ReadAt on log with a size they captured under that mutex, so they never see
+// a half-appended batch.
+type segment struct {
+	fs        vfs.FS
+	dir       string
+	base      int64
+	log       vfs.File
+	index     *offsetIndex
+	timeIndex *timeIndex
+
+	size          int64 // bytes of whole batches in the file
+	lastOffset    int64 // offset of the last record, base-1 when empty
+	maxTimestamp  int64 // largest batch max timestamp, -1 when empty
+	offsetOfMaxTs int64
+	firstBatchTs  int64 // max timestamp of the first batch; the roll clock (-1 when empty)
+	sinceIndex    int64 // bytes appended since the last offset index entry
+	interval      int32
+}
+
+func (s *segment) path(suffix string) string {
+	return filepath.Join(s.dir, segmentName(s.base)+suffix)
+}
+
+// openSegment opens (creating if needed) the files of the segment starting at base.
+func openSegment(fs vfs.FS, dir string, base int64, cfg Config) (*segment, error) {
+	s := &segment{fs: fs, dir: dir, base: base, lastOffset: base - 1, maxTimestamp: -1,
+		offsetOfMaxTs: -1, firstBatchTs: -1, interval: cfg.IndexIntervalBytes}
+	var err error
+	if s.log, err = fs.OpenFile(s.path(logSuffix), os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o644); err != nil {
+		return nil, fmt.Errorf("open segment %d: %w", base, err)
+	}
+	if s.index, err = openOffsetIndex(fs, s.path(indexSuffix), base, cfg.MaxIndexSize); err != nil {
+		s.log.Close()
+		return nil, err
+	}
+	if s.timeIndex, err = openTimeIndex(fs, s.path(timeIndexSuffix), base, cfg.MaxIndexSize); err != nil {
+		s.log.Close()
+		s.index.file.Close()
+		return nil, err
+	}
+	st, err := s.log.Stat()
+	if err != nil {
+		s.close()
+		return nil, fmt.Errorf("stat segment %d: %w", base, err)
+	}
+	s.size = st.Size()
+	return s, nil
+}
+
+// append writes a set of batches, already stamped with their offsets, in one write, then
+// indexes them. positions are relative to the start of records.
+func (s *segment) append(records []byte, hdrs []BatchHeader) error {
+	start := s.size
+	if _, err := s.log.Write(records); err != nil {
+		// A partial write leaves a torn tail; truncate back so the file holds whole batches.
+		_ = s.log.Truncate(start)
+		return fmt.Errorf("append to segment %d: %w", s.base, err)
+	}
+	pos := start
+	for _, h := range hdrs {
+		if err := s.indexBatch(h, pos); err != nil {
+			return err
+		}
+		pos += int64(h.Size())
+	}
+	s.size = pos
+	return nil
+}
+
+// indexBatch updates the segment's bookkeeping and indexes for the batch at pos.
+func (s *segment) indexBatch(h BatchHeader, pos int64) error {
+	if s.firstBatchTs < 0 {
+		s.firstBatchTs = h.MaxTimestamp
+	}
+	if h.MaxTimestamp > s.maxTimestamp {
+		s.maxTimestamp, s.offsetOfMaxTs = h.MaxTimestamp, h.LastOffset()
+	}
+	if s.sinceIndex > int64(s.interval) {
+		if err := s.index.append(h.LastOffset(), int32(pos)); err != nil {
+			return err
+		}
+		if err := s.timeIndex.maybeAppend(s.maxTimestamp, s.offsetOfMaxTs); err != nil {
+			return err
+		}
+		s.sinceIndex = 0
+	}
+	s.sinceIndex += int64(h.Size())
+	s.lastOffset = h.LastOffset()
+	return nil
+}
+
+// sealTimeIndex records the segment's final max timestamp when it stops being active, as Kafka
+// does, so time lookups find every segment's largest timestamp.
+func (s *segment) sealTimeIndex() error {
+	if s.maxTimestamp < 0 {
+		return nil
+	}
+	return s.timeIndex.maybeAppend(s.maxTimestamp, s.offsetOfMaxTs)
+}
+
+// headerReader walks batch headers from a position with few syscalls: it reads ahead in chunks.
+type headerReader struct {
+	f     vfs.File
+	limit int64 // bytes of the file that hold whole batches
+	buf   []byte
+	bufAt int64 // file position of buf[0]
+}
+
+const headerChunk = 64 << 10
+
+// header returns the batch header at pos; io.EOF at limit.
+func (r *headerReader) header(pos int64) (BatchHeader, error) {
+	if pos >= r.limit {
+		return BatchHeader{}, io.EOF
+	}
+	if pos < r.bufAt || pos+batchHeaderSize > r.bufAt+int64(len(r.buf)) {
+		n := int64(headerChunk)
+		if rest := r.limit - pos; rest < n {
+			n = rest
+		}
+		if n < batchHeaderSize {
+			n = batchHeaderSize
+		}
+		if cap(r.buf) < int(n) {
+			r.buf = make([]byte, n)
+		}
+		r.buf = r.buf[:n]
+		m, err := r.f.ReadAt(r.buf, pos)
+		r.buf, r.bufAt = r.buf[:m], pos
+		if m < batchHeaderSize {
+			if err == nil || errors.Is(err, io.EOF) {
+				err = fmt.Errorf("%w: truncated batch header at %d", ErrCorruptMessage, pos)
+			}
+			return BatchHeader{}, err
+		}
+	}
+	return ParseBatchHeader(r.buf[pos-r.bufAt:])
+}
+
+// locate returns the position of the batch that holds offset (or the first batch after it),
+// starting from the offset index; ok is false if the segment holds nothing at or past offset.
+func (s *segment) locate(entries []offsetEntry, size, offset int64) (pos int64, h BatchHeader, ok bool, err error) {
+	r := headerReader{f: s.log, limit: size}
+	pos = int64(lookupPosition(entries, s.base, offset))
+	for {
+		h, err = r.header(pos)
+		if err == io.EOF {
+			return 0, h, false, nil
+		}
+		if err != nil {
+			return 0, h, false, fmt.Errorf("segment %d at %d: %w", s.base, pos, err)
+		}
+		if h.LastOffset() >= offset {
+			return pos, h, true, nil
+		}
+		pos += int64(h.Size())
+	}
+}
+
+// recover scans the whole file, validating every batch (framing, CRC, offsets continuing from
+// expectNext when >= 0), truncates a torn or corrupt tail, and rebuilds both indexes. It returns
+// the number of bytes truncated.
+func (s *segment) recover(expectNext int64) (int64, error) {
+	st, err := s.log.Stat()
+	if err != nil {
+		return 0, err
+	}
+	fileSize := st.Size()
+	if err := s.index.reset(); err != nil {
+		return 0, err
+	}
+	if err := s.timeIndex.reset(); err != nil {
+		return 0, err
+	}
+	s.size, s.lastOffset, s.maxTimestamp, s.offsetOfMaxTs, s.firstBatchTs, s.sinceIndex = 0, s.base-1, -1, -1, -1, 0
+	var buf []byte
+	pos := int64(0)
+	next := expectNext
+	for pos+logOverhead <= fileSize {
+		var lenBuf [logOverhead]byte
+		if _, err := s.log.ReadAt(lenBuf[:], pos); err != nil {
+			break
+		}
+		length := int64(int32(binary.BigEndian.Uint32(lenBuf[offBatchLength:])))
+		size := logOverhead + length
+		if length < batchHeaderSize-logOverhead || pos+size > fileSize {
+			break
+		}
+		if int64(cap(buf)) < size {
+			buf = make([]byte, size)
+		}
+		b := buf[:size]
+		if _, err := s.log.ReadAt(b, pos); err != nil {
+			break
+		}
+		h, err := validateOne(b, 0)
+		if err != nil {
+			break
+		}
+		if (next >= 0 && h.BaseOffset != next) || (next < 0 && h.BaseOffset < s.base) {
+			break
+		}
+		if err := s.indexBatch(h, pos); err != nil {
+			return 0, err
+		}
+		pos += size
+		next = h.LastOffset() + 1
+	}
+	s.size = pos
+	if pos < fileSize {
+		if err := s.log.Truncate(pos); err != nil {
+			return 0, fmt.Errorf("truncate segment %d at %d: %w", s.base, pos, err)
+		}
+	}
+	return fileSize - pos, nil
+}
+
+// loadIndexes trusts the index files after a clean shutdown, but still checks them against the
+// log; on any inconsistency the caller falls back to recover.
+func (s *segment) loadIndexes() error {
+	if err := s.index.load(s.size); err != nil {
+		return err
+	}
+	// Find the last offset and the max timestamp by walking from the last index entry.
+	r := headerReader{f: s.log, limit: s.size}
+	var pos int64
+	if n := len(s.index.entries); n > 0 {
+		pos = int64(s.index.entries[n-1].pos)
+	}
+	for pos < s.size {
+		h, err := r.header(pos)
+		if err != nil {
+			return err
+		}
+		if h.BaseOffset < s.base {
+			return fmt.Errorf("batch at %d has offset %d below the segment base", pos, h.BaseOffset)
+		}
+		s.lastOffset = h.LastOffset()
+		if s.firstBatchTs < 0 && pos == 0 {
+			s.firstBatchTs = h.MaxTimestamp
+		}
+		pos += int64(h.Size())
+	}
+	if pos != s.size {
+		return fmt.Errorf("batches end at %d, file is %d bytes", pos, s.size)
+	}
+	if err := s.timeIndex.load(s.lastOffset); err != nil {
+		return err
+	}
+	if s.firstBatchTs < 0 && s.size > 0 {
+		h, err := r.header(0)
+		if err != nil {
+			return err
+		}
+		s.firstBatchTs = h.MaxTimestamp
+	}
+	if n := len(s.timeIndex.entries); n > 0 {
+		e := s.timeIndex.entries[n-1]
+		s.maxTimestamp, s.offsetOfMaxTs = e.ts, s.base+int64(e.rel)
+	}
+	// A segment sealed by Kafka's rules has its max timestamp in the time index; the active one
+	// may not, so scan the tail past the last time-index entry for the true maximum.
+	start := int64(0)
+	if n := len(s.index.entries); n > 0 {
+		start = int64(s.index.entries[n-1].pos)
+	}
+	for pos := start; pos < s.size; {
+		h, err := r.header(pos)
+		if err != nil {
+			return err
+		}
+		if h.MaxTimestamp > s.maxTimestamp {
+			s.maxTimestamp, s.offsetOfMaxTs = h.MaxTimestamp, h.LastOffset()
+		}
+		pos += int64(h.Size())
+	}
+	s.sinceIndex = s.size - start
+	return nil
+}
+
+// truncateTo removes every batch whose last offset is >= offset; a batch straddling offset goes
+// whole, as in Kafka. It returns the new next offset of the segment.
+func (s *segment) truncateTo(offset int64) (int64, error) {
+	pos, h, ok, err := s.locate(s.index.entries, s.size, offset)
+	if err != nil {
+		return 0, err
+	}
+	if !ok {
+		return s.lastOffset + 1, nil
+	}
+	if err := s.log.Truncate(pos); err != nil {
+		return 0, fmt.Errorf("truncate segment %d: %w", s.base, err)
+	}
+	if err := s.index.truncateAt(int32(pos)); err != nil {
+		return 0, err
+	}
+	if err := s.timeIndex.truncateAfterOffset(h.BaseOffset); err != nil {
+		return 0, err
+	}
+	// Rebuild the in-memory bookkeeping from what is left.
+	if _, err := s.recover(-1); err != nil {
+		return 0, err
+	}
+	return h.BaseOffset, nil
+}
+
+// syncIndexes writes index entries kept in memory to their files (no fsync).
+func (s *segment) syncIndexes() error {
+	if err := s.index.sync(); err != nil {
+		return err
+	}
+	return s.timeIndex.sync()
+}
+
+func (s *segment) flush() error {
+	if err := s.syncIndexes(); err != nil {
+		return err
+	}
+	return s.fsync()
+}
+
+// fsync makes the segment's files durable; it touches no in-memory state, so a rolled segment
+// can be fsynced in the background while the log goes on.
+func (s *segment) fsync() error {
+	if err := s.log.Sync(); err != nil {
+		return fmt.Errorf("fsync segment %d: %w", s.base, err)
+	}
+	if err := s.index.file.Sync(); err != nil {
+		return fmt.Errorf("fsync index %d: %w", s.base, err)
+	}
+	if err := s.timeIndex.file.Sync(); err != nil {
+		return fmt.Errorf("fsync time index %d: %w", s.base, err)
+	}
+	return nil
+}
+
+func (s *segment) close() error {
+	err := s.syncIndexes()
+	if e := s.log.Close(); err == nil {
+		err = e
+	}
+	if e := s.index.file.Close(); err == nil {
+		err = e
+	}
+	if e := s.timeIndex.file.Close(); err == nil {
+		err = e
+	}
+	return err
+}
+
+// markDeleted renames the segment's files with Kafka's `.deleted` suffix; removeFiles deletes
+// them later (file.delete.delay.ms), so a reader holding the segment finishes first.
+func (s *segment) markDeleted() error {
+	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+		if err := s.fs.Rename(s.path(suf), s.path(suf)+deletedSuffix); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("rename segment %d%s for deletion: %w", s.base, suf, err)
+		}
+	}
+	return nil
+}
+
+func (s *segment) removeDeleted() error {
+	_ = s.close()
+	var first error
+	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+		if err := s.fs.Remove(s.path(suf) + deletedSuffix); err != nil && !os.IsNotExist(err) && first == nil {
+			first = err
+		}
+	}
+	return first
+}
