@@ -146,7 +146,9 @@ type headerReader struct {
 	bufAt int64 // file position of buf[0]
 }
 
-const headerChunk = 64 << 10
+// headerChunk is how far a header walk reads ahead: index entries are every log.index.interval.bytes
+// (4 KiB by default), so a lookup rarely walks further than that.
+const headerChunk = 8 << 10
 
 // header returns the batch header at pos; io.EOF at limit.
 func (r *headerReader) header(pos int64) (BatchHeader, error) {

@@ -1,0 +1,165 @@
+// Package zktest runs a real ZooKeeper server — Debian's `zookeeper` package — on a free
+// loopback port for tests, with its own data directory, and stops it when the test ends. Tests
+// never fake ZooKeeper: a missing java or zookeeper jar fails the test with how to install it.
+//
+// It owns the server processes it starts; nothing else in the project may start or stop them.
+package zktest
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Jar and ConfDir are where Debian's zookeeper package installs the server.
+const (
+	Jar     = "/usr/share/java/zookeeper.jar"
+	ConfDir = "/etc/zookeeper/conf"
+)
+
+// Server is one ZooKeeper process.
+type Server struct {
+	dir  string
+	port int
+	mu   sync.Mutex // guards cmd and done
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// Start launches ZooKeeper for a test; t.Cleanup stops it.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	dir := t.TempDir()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("zktest: free port: %v", err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	s, err := StartProcess(dir, port)
+	if err != nil {
+		t.Fatalf("zktest: %v", err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// StartProcess starts ZooKeeper with data under dir on 127.0.0.1:port and waits until it
+// answers. The caller must Stop it.
+func StartProcess(dir string, port int) (*Server, error) {
+	if _, err := exec.LookPath("java"); err != nil {
+		return nil, fmt.Errorf("java not found: install ZooKeeper with `apt-get install -y zookeeper` (scripts/test.sh does this)")
+	}
+	if _, err := os.Stat(Jar); err != nil {
+		return nil, fmt.Errorf("%s not found: install ZooKeeper with `apt-get install -y zookeeper` (scripts/test.sh does this)", Jar)
+	}
+	s := &Server{dir: dir, port: port}
+	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
+		return nil, err
+	}
+	cfg := fmt.Sprintf("tickTime=200\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n"+
+		"admin.enableServer=false\nminSessionTimeout=400\nmaxSessionTimeout=60000\n"+
+		"4lw.commands.whitelist=ruok,srvr,stat\nmaxClientCnxns=0\n", filepath.Join(dir, "data"), port)
+	if err := os.WriteFile(filepath.Join(dir, "zoo.cfg"), []byte(cfg), 0o644); err != nil {
+		return nil, err
+	}
+	if err := s.start(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) start() error {
+	logf, err := os.OpenFile(filepath.Join(s.dir, "zookeeper.out"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command("java", "-Xmx256m", "-Dzookeeper.log.dir="+s.dir, "-cp", ConfDir+":"+Jar,
+		"org.apache.zookeeper.server.ZooKeeperServerMain", filepath.Join(s.dir, "zoo.cfg"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// The server must not outlive the test process, even if the test binary is killed.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("start zookeeper: %w", err)
+	}
+	done := make(chan struct{})
+	go func() { // owned by the process: ends when it exits
+		_ = cmd.Wait()
+		logf.Close()
+		close(done)
+	}()
+	s.mu.Lock()
+	s.cmd, s.done = cmd, done
+	s.mu.Unlock()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-done:
+			out, _ := os.ReadFile(filepath.Join(s.dir, "zookeeper.out"))
+			return fmt.Errorf("zookeeper exited during startup:\n%s", out)
+		default:
+		}
+		if s.ruok() {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond) // polling the server's own health command until it answers
+	}
+	s.Stop()
+	return fmt.Errorf("zookeeper on %s did not answer within 60s", s.Addr())
+}
+
+// ruok sends ZooKeeper's four-letter health check.
+func (s *Server) ruok() bool {
+	c, err := net.DialTimeout("tcp", s.Addr(), time.Second)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.Write([]byte("ruok")); err != nil {
+		return false
+	}
+	line, _ := bufio.NewReader(c).ReadString('\n')
+	return len(line) >= 4 && line[:4] == "imok"
+}
+
+// Addr is "127.0.0.1:port".
+func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
+
+// Connect is the connect string with a chroot ("" means none).
+func (s *Server) Connect(chroot string) string { return s.Addr() + chroot }
+
+// Stop terminates the server and waits for it; its data stays for Restart.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	cmd, done := s.cmd, s.done
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
+}
+
+// Restart starts the server again on the same port and data directory.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.Stop()
+	if err := s.start(); err != nil {
+		t.Fatalf("zktest: restart: %v", err)
+	}
+}
