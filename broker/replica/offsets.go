@@ -1,0 +1,68 @@
+package replica
+
+import (
+	"fmt"
+
+	klog "github.com/gregor-broker/gregor/broker/log"
+)
+
+// Special timestamps of ListOffsets.
+const (
+	LatestTimestamp   = -1
+	EarliestTimestamp = -2
+	MaxTimestamp      = -3
+)
+
+// ListOffset answers ListOffsets on the leader: earliest (-2) is the log start offset, latest
+// (-1) the high watermark (what a consumer can read), max timestamp (-3) the record with the
+// largest timestamp, and a timestamp the first record at or after it that is below the high
+// watermark; -1/-1 when there is none. The leader epoch returned is the current one.
+func (m *Manager) ListOffset(tp klog.TopicPartition, timestamp int64, currentLeaderEpoch int32) (int64, int64, int32, error) {
+	p, err := m.leaderPartition(tp, currentLeaderEpoch)
+	if err != nil {
+		return -1, -1, -1, err
+	}
+	p.mu.Lock()
+	epoch := p.leaderEpoch
+	l := p.log
+	p.mu.Unlock()
+	hw := l.HighWatermark()
+	switch timestamp {
+	case EarliestTimestamp:
+		return l.LogStartOffset(), -1, epoch, nil
+	case LatestTimestamp:
+		return hw, -1, epoch, nil
+	case MaxTimestamp:
+		ts, off := l.MaxTimestamp()
+		if ts < 0 || off >= hw {
+			return -1, -1, epoch, nil
+		}
+		return off, ts, epoch, nil
+	}
+	if timestamp < 0 {
+		return -1, -1, -1, fmt.Errorf("%w: timestamp %d", klog.ErrInvalidTimestamp, timestamp)
+	}
+	off, ts, ok := l.OffsetForTimestamp(timestamp)
+	if !ok || off >= hw {
+		return -1, -1, epoch, nil
+	}
+	return off, ts, epoch, nil
+}
+
+// DeleteRecords advances the log start offset of a partition this broker leads. offset -1 means
+// the high watermark; beyond it is out of range. It returns the new low watermark.
+func (m *Manager) DeleteRecords(tp klog.TopicPartition, offset int64) (int64, error) {
+	p, err := m.leaderPartition(tp, -1)
+	if err != nil {
+		return -1, err
+	}
+	l := p.log
+	hw := l.HighWatermark()
+	if offset == -1 {
+		offset = hw
+	}
+	if offset < 0 || offset > hw {
+		return -1, fmt.Errorf("%w: %d beyond the high watermark %d", klog.ErrOffsetOutOfRange, offset, hw)
+	}
+	return l.DeleteRecordsBefore(offset)
+}
