@@ -1,0 +1,525 @@
+package zkmeta
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+)
+
+// Kafka's paths, relative to the chroot.
+const (
+	brokerIDsPath       = "/brokers/ids"
+	brokerTopicsPath    = "/brokers/topics"
+	controllerPath      = "/controller"
+	controllerEpochPath = "/controller_epoch"
+	clusterIDPath       = "/cluster/id"
+	configTopicsPath    = "/config/topics"
+	configChangesPath   = "/config/changes"
+	deleteTopicsPath    = "/admin/delete_topics"
+	producerIDBlockPath = "/latest_producer_id_block"
+	featurePath         = "/feature"
+	producerIDBlockSize = 1000
+	configChangePrefix  = "config_change_"
+)
+
+// persistentPaths are created at startup in Kafka's order (KafkaZkClient.createTopLevelPaths).
+var persistentPaths = []string{"/consumers", brokerIDsPath, brokerTopicsPath, configChangesPath, deleteTopicsPath,
+	"/brokers/seqid", "/isr_change_notification", producerIDBlockPath, "/log_dir_event_notification",
+	configTopicsPath, "/config/clients", "/config/users", "/config/brokers", "/config/ips"}
+
+// EnsurePaths creates Kafka's persistent top-level paths (null data) where missing.
+func (c *Client) EnsurePaths() error {
+	for _, p := range persistentPaths {
+		if err := createRecursive(c.conn, c.p(p)); err != nil {
+			return fmt.Errorf("create %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// GetOrCreateClusterID reads /cluster/id, creating it with a fresh id if it is missing (the
+// first broker of a cluster does); a race with another broker reads the winner's id.
+func (c *Client) GetOrCreateClusterID() (string, error) {
+	for attempt := 0; attempt < 3; attempt++ {
+		data, _, err := c.conn.Get(c.p(clusterIDPath))
+		if err == nil {
+			var raw struct {
+				ID string `json:"id"`
+			}
+			if jerr := jsonUnmarshal(data, &raw); jerr != nil || raw.ID == "" {
+				return "", fmt.Errorf("/cluster/id: unreadable %q", data)
+			}
+			return raw.ID, nil
+		}
+		if !errors.Is(err, zk.ErrNoNode) {
+			return "", wrap("get", clusterIDPath, err)
+		}
+		if err := createRecursive(c.conn, c.p("/cluster")); err != nil {
+			return "", wrap("create", "/cluster", err)
+		}
+		_, err = c.conn.Create(c.p(clusterIDPath), encodeClusterID(UUIDString(NewUUID())), 0, openACL)
+		if err != nil && !errors.Is(err, zk.ErrNodeExists) {
+			return "", wrap("create", clusterIDPath, err)
+		}
+	}
+	return "", fmt.Errorf("/cluster/id: could not create or read it")
+}
+
+// RegisterBroker creates the ephemeral /brokers/ids/<id> as Kafka does (one multi: create with
+// null data, then setData, so its dataVersion is 1) and returns the broker epoch (its czxid).
+func (c *Client) RegisterBroker(b BrokerInfo) (int64, error) {
+	p := c.p(fmt.Sprintf("%s/%d", brokerIDsPath, b.ID))
+	if b.Timestamp == 0 {
+		b.Timestamp = time.Now().UnixMilli()
+	}
+	for attempt := 0; attempt < 2; attempt++ {
+		_, err := c.multi(nil,
+			&zk.CreateRequest{Path: p, Data: nil, Acl: openACL, Flags: zk.FlagEphemeral},
+			&zk.SetDataRequest{Path: p, Data: EncodeBroker(b), Version: 0})
+		if err == nil {
+			_, st, err := c.conn.Get(p)
+			if err != nil {
+				return 0, wrap("get", p, err)
+			}
+			return st.Czxid, nil
+		}
+		if !errors.Is(err, zk.ErrNodeExists) {
+			return 0, wrap("register", p, err)
+		}
+		_, st, gerr := c.conn.Get(p)
+		if gerr == nil && st.EphemeralOwner == c.conn.SessionID() {
+			// Our own node from a retried request: replace it.
+			_ = c.conn.Delete(p, -1)
+			continue
+		}
+		return 0, fmt.Errorf("register %s: %w", p, ErrBrokerIDInUse)
+	}
+	return 0, fmt.Errorf("register %s: %w", p, ErrBrokerIDInUse)
+}
+
+// GetBroker reads one registration, with its epoch.
+func (c *Client) GetBroker(id int32) (BrokerInfo, error) {
+	p := fmt.Sprintf("%s/%d", brokerIDsPath, id)
+	data, st, err := c.conn.Get(c.p(p))
+	if err != nil {
+		return BrokerInfo{}, wrap("get", p, err)
+	}
+	b, err := DecodeBroker(data)
+	if err != nil {
+		return BrokerInfo{}, fmt.Errorf("%s: %w", p, err)
+	}
+	b.ID, b.Epoch = id, st.Czxid
+	return b, nil
+}
+
+// GetBrokers reads every live registration.
+func (c *Client) GetBrokers() ([]BrokerInfo, error) {
+	ids, _, err := c.WatchBrokerIDs()
+	if err != nil {
+		return nil, err
+	}
+	var out []BrokerInfo
+	for _, id := range ids {
+		b, err := c.GetBroker(id)
+		if errors.Is(err, ErrNoNode) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// WatchBrokerIDs lists /brokers/ids with a child watch.
+func (c *Client) WatchBrokerIDs() ([]int32, <-chan zk.Event, error) {
+	names, _, ev, err := c.conn.ChildrenW(c.p(brokerIDsPath))
+	if err != nil {
+		return nil, nil, wrap("ls", brokerIDsPath, err)
+	}
+	var ids []int32
+	for _, n := range names {
+		if id, err := strconv.ParseInt(n, 10, 32); err == nil {
+			ids = append(ids, int32(id))
+		}
+	}
+	return ids, ev, nil
+}
+
+func topicPath(t string) string              { return brokerTopicsPath + "/" + t }
+func partitionsPath(t string) string         { return topicPath(t) + "/partitions" }
+func partitionPath(t string, p int32) string { return fmt.Sprintf("%s/%d", partitionsPath(t), p) }
+func statePath(t string, p int32) string     { return partitionPath(t, p) + "/state" }
+func topicConfigPath(t string) string        { return configTopicsPath + "/" + t }
+func deleteMarkerPath(t string) string       { return deleteTopicsPath + "/" + t }
+
+// CreateTopic writes /config/topics/<t> (created or overwritten) and then creates
+// /brokers/topics/<t>, Kafka's order; an existing topic is ErrTopicExists.
+func (c *Client) CreateTopic(a TopicAssignment, config map[string]string) error {
+	if ok, _, err := c.conn.Exists(c.p(topicPath(a.Topic))); err != nil {
+		return wrap("exists", topicPath(a.Topic), err)
+	} else if ok {
+		return fmt.Errorf("create %s: %w", topicPath(a.Topic), ErrTopicExists)
+	}
+	if err := c.writeConfig(topicConfigPath(a.Topic), config); err != nil {
+		return err
+	}
+	_, err := c.conn.Create(c.p(topicPath(a.Topic)), EncodeTopic(a), 0, openACL)
+	if errors.Is(err, zk.ErrNodeExists) {
+		return fmt.Errorf("create %s: %w", topicPath(a.Topic), ErrTopicExists)
+	}
+	return wrap("create", topicPath(a.Topic), err)
+}
+
+func (c *Client) writeConfig(p string, cfg map[string]string) error {
+	data := EncodeConfig(cfg)
+	_, err := c.conn.Set(c.p(p), data, -1)
+	if errors.Is(err, zk.ErrNoNode) {
+		if err := createRecursive(c.conn, c.p(path.Dir(p))); err != nil {
+			return wrap("create", path.Dir(p), err)
+		}
+		_, err = c.conn.Create(c.p(p), data, 0, openACL)
+	}
+	return wrap("write", p, err)
+}
+
+// GetTopic reads a topic's assignment.
+func (c *Client) GetTopic(name string) (TopicAssignment, error) {
+	data, st, err := c.conn.Get(c.p(topicPath(name)))
+	if err != nil {
+		return TopicAssignment{}, wrap("get", topicPath(name), err)
+	}
+	a, err := DecodeTopic(data)
+	a.Topic, a.ZkVersion = name, st.Version
+	return a, err
+}
+
+// WatchTopic reads a topic's assignment with a data watch.
+func (c *Client) WatchTopic(name string) (TopicAssignment, <-chan zk.Event, error) {
+	data, st, ev, err := c.conn.GetW(c.p(topicPath(name)))
+	if err != nil {
+		return TopicAssignment{}, nil, wrap("get", topicPath(name), err)
+	}
+	a, err := DecodeTopic(data)
+	a.Topic, a.ZkVersion = name, st.Version
+	return a, ev, err
+}
+
+// WatchTopics lists /brokers/topics with a child watch.
+func (c *Client) WatchTopics() ([]string, <-chan zk.Event, error) {
+	names, _, ev, err := c.conn.ChildrenW(c.p(brokerTopicsPath))
+	if err != nil {
+		return nil, nil, wrap("ls", brokerTopicsPath, err)
+	}
+	return names, ev, nil
+}
+
+// TopicExists reports whether /brokers/topics/<t> exists.
+func (c *Client) TopicExists(name string) (bool, error) {
+	ok, _, err := c.conn.Exists(c.p(topicPath(name)))
+	return ok, wrap("exists", topicPath(name), err)
+}
+
+// SetTopicAssignment rewrites a topic's assignment, conditional on a.ZkVersion.
+func (c *Client) SetTopicAssignment(a TopicAssignment, f *Fence) error {
+	_, err := c.multi(f, &zk.SetDataRequest{Path: c.p(topicPath(a.Topic)), Data: EncodeTopic(a), Version: a.ZkVersion})
+	return wrap("set", topicPath(a.Topic), err)
+}
+
+// CreatePartitionState creates .../partitions and .../partitions/<p> (null) if missing, then the
+// state znode, all fenced.
+func (c *Client) CreatePartitionState(topic string, p int32, s PartitionState, f *Fence) error {
+	for _, parent := range []string{partitionsPath(topic), partitionPath(topic, p)} {
+		_, err := c.multi(f, &zk.CreateRequest{Path: c.p(parent), Acl: openACL})
+		if err != nil && !errors.Is(err, zk.ErrNodeExists) {
+			return wrap("create", parent, err)
+		}
+	}
+	_, err := c.multi(f, &zk.CreateRequest{Path: c.p(statePath(topic, p)), Data: EncodePartitionState(s), Acl: openACL})
+	return wrap("create", statePath(topic, p), err)
+}
+
+// GetPartitionState reads a partition's leader and ISR with its zkVersion.
+func (c *Client) GetPartitionState(topic string, p int32) (PartitionState, error) {
+	data, st, err := c.conn.Get(c.p(statePath(topic, p)))
+	if err != nil {
+		return PartitionState{}, wrap("get", statePath(topic, p), err)
+	}
+	s, err := DecodePartitionState(data)
+	s.ZkVersion = st.Version
+	return s, err
+}
+
+// UpdatePartitionState writes s conditional on s.ZkVersion and returns the new version.
+func (c *Client) UpdatePartitionState(topic string, p int32, s PartitionState, f *Fence) (int32, error) {
+	res, err := c.multi(f, &zk.SetDataRequest{Path: c.p(statePath(topic, p)), Data: EncodePartitionState(s), Version: s.ZkVersion})
+	if err != nil {
+		return 0, wrap("set", statePath(topic, p), err)
+	}
+	return res[len(res)-1].Stat.Version, nil
+}
+
+// GetTopicConfig reads /config/topics/<t>; a missing znode is an empty config.
+func (c *Client) GetTopicConfig(topic string) (map[string]string, error) {
+	data, _, err := c.conn.Get(c.p(topicConfigPath(topic)))
+	if errors.Is(err, zk.ErrNoNode) {
+		return map[string]string{}, nil
+	}
+	if err != nil {
+		return nil, wrap("get", topicConfigPath(topic), err)
+	}
+	return DecodeConfig(data)
+}
+
+// SetTopicConfig replaces a topic's overrides and writes the change notification every broker
+// watches (/config/changes/config_change_N), as kafka-configs does.
+func (c *Client) SetTopicConfig(topic string, cfg map[string]string) error {
+	if err := c.writeConfig(topicConfigPath(topic), cfg); err != nil {
+		return err
+	}
+	_, err := c.conn.Create(c.p(configChangesPath+"/"+configChangePrefix), encodeConfigChange("topics/"+topic),
+		zk.FlagSequence, openACL)
+	return wrap("create", configChangesPath, err)
+}
+
+// WatchConfigChanges lists the change notifications with a child watch.
+func (c *Client) WatchConfigChanges() ([]string, <-chan zk.Event, error) {
+	names, _, ev, err := c.conn.ChildrenW(c.p(configChangesPath))
+	if err != nil {
+		return nil, nil, wrap("ls", configChangesPath, err)
+	}
+	return names, ev, nil
+}
+
+// GetConfigChange reads a notification's entity path ("topics/<t>"); version 1 is accepted.
+func (c *Client) GetConfigChange(name string) (string, error) {
+	p := configChangesPath + "/" + name
+	data, _, err := c.conn.Get(c.p(p))
+	if err != nil {
+		return "", wrap("get", p, err)
+	}
+	var raw struct {
+		EntityPath string `json:"entity_path"`
+		EntityType string `json:"entity_type"`
+		EntityName string `json:"entity_name"`
+	}
+	if err := jsonUnmarshal(data, &raw); err != nil {
+		return "", fmt.Errorf("%s: %w", p, err)
+	}
+	if raw.EntityPath == "" && raw.EntityType != "" {
+		raw.EntityPath = raw.EntityType + "/" + raw.EntityName
+	}
+	return raw.EntityPath, nil
+}
+
+// MarkTopicForDeletion creates /admin/delete_topics/<t>; already marked is success.
+func (c *Client) MarkTopicForDeletion(topic string) error {
+	_, err := c.conn.Create(c.p(deleteMarkerPath(topic)), nil, 0, openACL)
+	if errors.Is(err, zk.ErrNodeExists) {
+		return nil
+	}
+	return wrap("create", deleteMarkerPath(topic), err)
+}
+
+// WatchTopicDeletions lists /admin/delete_topics with a child watch.
+func (c *Client) WatchTopicDeletions() ([]string, <-chan zk.Event, error) {
+	names, _, ev, err := c.conn.ChildrenW(c.p(deleteTopicsPath))
+	if err != nil {
+		return nil, nil, wrap("ls", deleteTopicsPath, err)
+	}
+	return names, ev, nil
+}
+
+// RemoveDeletionMarker deletes /admin/delete_topics/<t> alone (unknown topic, or deletion
+// disabled), fenced.
+func (c *Client) RemoveDeletionMarker(topic string, f *Fence) error {
+	_, err := c.multi(f, &zk.DeleteRequest{Path: c.p(deleteMarkerPath(topic)), Version: -1})
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil
+	}
+	return wrap("delete", deleteMarkerPath(topic), err)
+}
+
+// DeleteTopic removes a deleted topic's znodes, children first, then its config and its deletion
+// marker, each step fenced.
+func (c *Client) DeleteTopic(topic string, f *Fence) error {
+	if err := c.deleteRecursive(topicPath(topic), f); err != nil {
+		return err
+	}
+	for _, p := range []string{topicConfigPath(topic), deleteMarkerPath(topic)} {
+		_, err := c.multi(f, &zk.DeleteRequest{Path: c.p(p), Version: -1})
+		if err != nil && !errors.Is(err, zk.ErrNoNode) {
+			return wrap("delete", p, err)
+		}
+	}
+	return nil
+}
+
+func (c *Client) deleteRecursive(p string, f *Fence) error {
+	children, _, err := c.conn.Children(c.p(p))
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil
+	}
+	if err != nil {
+		return wrap("ls", p, err)
+	}
+	for _, ch := range children {
+		if err := c.deleteRecursive(p+"/"+ch, f); err != nil {
+			return err
+		}
+	}
+	_, err = c.multi(f, &zk.DeleteRequest{Path: c.p(p), Version: -1})
+	if err != nil && !errors.Is(err, zk.ErrNoNode) {
+		return wrap("delete", p, err)
+	}
+	return nil
+}
+
+// WatchController reads /controller with an exists/data watch.
+func (c *Client) WatchController() (ControllerInfo, bool, <-chan zk.Event, error) {
+	data, _, ev, err := c.conn.GetW(c.p(controllerPath))
+	if errors.Is(err, zk.ErrNoNode) {
+		ok, _, ev, err := c.conn.ExistsW(c.p(controllerPath))
+		if err != nil {
+			return ControllerInfo{}, false, nil, wrap("exists", controllerPath, err)
+		}
+		if ok { // created between the two calls: the watch fires and the caller re-reads
+			return ControllerInfo{}, false, ev, nil
+		}
+		return ControllerInfo{}, false, ev, nil
+	}
+	if err != nil {
+		return ControllerInfo{}, false, nil, wrap("get", controllerPath, err)
+	}
+	ci, err := DecodeController(data)
+	return ci, err == nil, ev, err
+}
+
+// ControllerEpoch reads /controller_epoch and its zkVersion.
+func (c *Client) ControllerEpoch() (int32, int32, error) {
+	data, st, err := c.conn.Get(c.p(controllerEpochPath))
+	if err != nil {
+		return 0, 0, wrap("get", controllerEpochPath, err)
+	}
+	e, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 32)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%s: %q is not an epoch", controllerEpochPath, data)
+	}
+	return int32(e), st.Version, nil
+}
+
+// Elect is Kafka's election (zk-layout.md §3.1): one multi creates the ephemeral /controller and
+// bumps /controller_epoch conditional on the version just read. It returns the new epoch and its
+// zkVersion, the fence for every later controller write; losing is ErrControllerMoved.
+func (c *Client) Elect(brokerID int32) (int32, int32, error) {
+	epoch, version, err := c.ControllerEpoch()
+	if errors.Is(err, ErrNoNode) {
+		_, cerr := c.conn.Create(c.p(controllerEpochPath), []byte("0"), 0, openACL)
+		if cerr != nil && !errors.Is(cerr, zk.ErrNodeExists) {
+			return 0, 0, wrap("create", controllerEpochPath, cerr)
+		}
+		epoch, version, err = c.ControllerEpoch()
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	next := epoch + 1
+	res, err := c.multi(nil,
+		&zk.CreateRequest{Path: c.p(controllerPath), Data: EncodeController(ControllerInfo{BrokerID: brokerID, Timestamp: time.Now().UnixMilli()}),
+			Acl: openACL, Flags: zk.FlagEphemeral},
+		&zk.SetDataRequest{Path: c.p(controllerEpochPath), Data: []byte(strconv.Itoa(int(next))), Version: version})
+	if err == nil {
+		return next, res[1].Stat.Version, nil
+	}
+	if errors.Is(err, zk.ErrNodeExists) || errors.Is(err, zk.ErrBadVersion) {
+		// A retry after a lost connection may find our own win.
+		if data, _, gerr := c.conn.Get(c.p(controllerPath)); gerr == nil {
+			if ci, derr := DecodeController(data); derr == nil && ci.BrokerID == brokerID {
+				if e, v, eerr := c.ControllerEpoch(); eerr == nil && e == next {
+					return e, v, nil
+				}
+			}
+		}
+		return 0, 0, fmt.Errorf("elect: %w", ErrControllerMoved)
+	}
+	return 0, 0, wrap("elect", controllerPath, err)
+}
+
+// DeleteController removes /controller if it names expectedBrokerID (a resigning controller).
+func (c *Client) DeleteController(expectedBrokerID int32) error {
+	data, st, err := c.conn.Get(c.p(controllerPath))
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil
+	}
+	if err != nil {
+		return wrap("get", controllerPath, err)
+	}
+	if ci, err := DecodeController(data); err != nil || ci.BrokerID != expectedBrokerID {
+		return nil
+	}
+	err = c.conn.Delete(c.p(controllerPath), st.Version)
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil
+	}
+	return wrap("delete", controllerPath, err)
+}
+
+// WriteFeature writes /feature as a 3.3+ ZooKeeper-mode controller does (no finalized features).
+func (c *Client) WriteFeature() error {
+	data := []byte(`{"features":{},"version":2,"status":1}`)
+	_, err := c.conn.Set(c.p(featurePath), data, -1)
+	if errors.Is(err, zk.ErrNoNode) {
+		_, err = c.conn.Create(c.p(featurePath), data, 0, openACL)
+		if errors.Is(err, zk.ErrNodeExists) {
+			err = nil
+		}
+	}
+	return wrap("write", featurePath, err)
+}
+
+// AllocateProducerIDBlock takes the next 1000 producer ids from /latest_producer_id_block
+// (compare-and-set on its version, retried on a race), as Kafka 2.8 brokers do.
+func (c *Client) AllocateProducerIDBlock(brokerID int32) (int64, int64, error) {
+	for attempt := 0; attempt < 20; attempt++ {
+		data, st, err := c.conn.Get(c.p(producerIDBlockPath))
+		if errors.Is(err, zk.ErrNoNode) {
+			if err := createRecursive(c.conn, c.p(producerIDBlockPath)); err != nil {
+				return 0, 0, wrap("create", producerIDBlockPath, err)
+			}
+			continue
+		}
+		if err != nil {
+			return 0, 0, wrap("get", producerIDBlockPath, err)
+		}
+		start := int64(0)
+		if len(data) > 0 {
+			var raw struct {
+				End string `json:"block_end"`
+			}
+			if err := jsonUnmarshal(data, &raw); err != nil {
+				return 0, 0, fmt.Errorf("%s: %w", producerIDBlockPath, err)
+			}
+			end, err := strconv.ParseInt(raw.End, 10, 64)
+			if err != nil {
+				return 0, 0, fmt.Errorf("%s: block_end %q", producerIDBlockPath, raw.End)
+			}
+			start = end + 1
+		}
+		end := start + producerIDBlockSize - 1
+		_, err = c.conn.Set(c.p(producerIDBlockPath), encodeProducerBlock(brokerID, start, end), st.Version)
+		if errors.Is(err, zk.ErrBadVersion) {
+			continue
+		}
+		if err != nil {
+			return 0, 0, wrap("set", producerIDBlockPath, err)
+		}
+		return start, end, nil
+	}
+	return 0, 0, fmt.Errorf("%s: too much contention", producerIDBlockPath)
+}
