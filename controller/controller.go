@@ -35,6 +35,7 @@ type Controller struct {
 	loopDone chan struct{}
 	watchers sync.WaitGroup // watch goroutines; Stop waits for them
 	stopOnce sync.Once
+	started  atomic.Bool
 
 	active atomic.Bool
 	epoch  atomic.Int32
@@ -67,6 +68,9 @@ func New(o Options) *Controller {
 
 // Start runs the event loop and takes part in the election.
 func (c *Controller) Start() {
+	if !c.started.CompareAndSwap(false, true) {
+		return
+	}
 	go c.loop() // owned by c: Stop closes stopping and waits on loopDone
 	c.enqueue(c.elect)
 }
@@ -75,6 +79,10 @@ func (c *Controller) Start() {
 // stops every goroutine of the controller.
 func (c *Controller) Stop() {
 	c.stopOnce.Do(func() {
+		if !c.started.Load() { // never started (the broker failed before): nothing runs
+			close(c.stopping)
+			return
+		}
 		done := make(chan struct{})
 		c.enqueue(func() {
 			if c.st != nil {
