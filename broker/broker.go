@@ -229,13 +229,25 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 
 // register publishes /brokers/ids/<id> and records the epoch.
 func (b *Broker) register() error {
-	epoch, err := b.zk.RegisterBroker(zkmeta.BrokerInfo{
+	info := zkmeta.BrokerInfo{
 		ID:        b.cfg.BrokerID,
 		Endpoints: b.endpoints,
 		Rack:      b.cfg.BrokerRack,
 		JMXPort:   -1,
 		Timestamp: time.Now().UnixMilli(),
-	})
+	}
+	epoch, err := b.zk.RegisterBroker(info)
+	if errors.Is(err, zkmeta.ErrBrokerIDInUse) {
+		// Restarted right after a crash, the previous process's registration lives until
+		// ZooKeeper expires its session. Wait that long (on a watch) before deciding that a live
+		// broker holds the id; a live one's registration never disappears.
+		wait := time.Duration(b.cfg.ZookeeperSessionTimeoutMs)*time.Millisecond + 2*time.Second
+		b.log.WithField("wait", wait).Warn("broker id is registered; waiting for a dead predecessor's session to expire")
+		if werr := b.zk.WaitBrokerIDFree(b.cfg.BrokerID, wait); werr == nil {
+			info.Timestamp = time.Now().UnixMilli()
+			epoch, err = b.zk.RegisterBroker(info)
+		}
+	}
 	if errors.Is(err, zkmeta.ErrBrokerIDInUse) {
 		return fmt.Errorf("broker id %d is already registered by a live broker: %w", b.cfg.BrokerID, err)
 	}

@@ -523,3 +523,25 @@ func (c *Client) AllocateProducerIDBlock(brokerID int32) (int64, int64, error) {
 	}
 	return 0, 0, fmt.Errorf("%s: too much contention", producerIDBlockPath)
 }
+
+// WaitBrokerIDFree waits, on an exists watch, until /brokers/ids/<id> is gone or timeout passes.
+// A broker restarted right after a crash finds its previous registration still there until
+// ZooKeeper expires the dead session; a live broker's registration never goes.
+func (c *Client) WaitBrokerIDFree(id int32, timeout time.Duration) error {
+	p := fmt.Sprintf("%s/%d", brokerIDsPath, id)
+	deadline := time.After(timeout)
+	for {
+		ok, _, ev, err := c.conn.ExistsW(c.p(p))
+		if err != nil {
+			return wrap("exists", p, err)
+		}
+		if !ok {
+			return nil
+		}
+		select {
+		case <-ev:
+		case <-deadline:
+			return fmt.Errorf("register %s: %w", p, ErrBrokerIDInUse)
+		}
+	}
+}

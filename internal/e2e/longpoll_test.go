@@ -1,5 +1,3 @@
-//go:build e2e
-
 package e2e
 
 import (
@@ -105,7 +103,7 @@ func TestLongPollWokenByProduce(t *testing.T) {
 		}
 	}
 	if len(recs) != 1 || string(recs[0].Value) != "wake up" {
-		t.Fatalf("fetch returned %d records (%q), want the one produced", len(recs), recs)
+		t.Fatalf("fetch returned %d records (%v), want the one produced", len(recs), recs)
 	}
 	if r.at.Before(producedAt) {
 		t.Fatal("fetch answered before the produce; it did not wait")

@@ -97,8 +97,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 	if opts.Brokers <= 0 {
 		opts.Brokers = 1
 	}
-	bin := Binary(t)
-	_ = bin
+	Binary(t) // build before starting anything, so a compile error fails fast
 	c := &Cluster{t: t, ZK: zktest.Start(t), dir: t.TempDir(), opts: opts, broker: map[int32]*Broker{}}
 	for i := 1; i <= opts.Brokers; i++ {
 		id := int32(i)
@@ -324,4 +323,20 @@ func FreePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Pause freezes broker id (SIGSTOP), as a long GC pause or a stalled VM would: its ZooKeeper
+// session expires for real once the pause outlasts the session timeout.
+func (c *Cluster) Pause(id int32) { c.signalNoWait(id, syscall.SIGSTOP) }
+
+// Resume lets a paused broker run again (SIGCONT).
+func (c *Cluster) Resume(id int32) { c.signalNoWait(id, syscall.SIGCONT) }
+
+func (c *Cluster) signalNoWait(id int32, sig syscall.Signal) {
+	c.mu.Lock()
+	cmd := c.broker[id].cmd
+	c.mu.Unlock()
+	if cmd != nil {
+		_ = cmd.Process.Signal(sig)
+	}
 }
