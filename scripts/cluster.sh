@@ -40,7 +40,7 @@ alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 start_zookeeper() {
   mkdir -p "$DIR/zk/data"
   if alive "$DIR/zk/pid"; then return; fi
-  if (exec 3<>/dev/tcp/127.0.0.1/$ZK_PORT) 2>/dev/null; then
+  if ( (exec 3<>/dev/tcp/127.0.0.1/$ZK_PORT) 2>/dev/null ); then
     die "port $ZK_PORT is in use by another process (another ZooKeeper?)"
   fi
   cat > "$DIR/zk/zoo.cfg" <<CFG
@@ -56,7 +56,8 @@ CFG
     org.apache.zookeeper.server.ZooKeeperServerMain "$DIR/zk/zoo.cfg" >"$DIR/zk/zookeeper.log" 2>&1 &
   echo $! > "$DIR/zk/pid"
   for _ in $(seq 1 300); do
-    if [ "$(exec 3<>/dev/tcp/127.0.0.1/$ZK_PORT && printf ruok >&3 && head -c4 <&3)" = "imok" ] 2>/dev/null; then
+    reply=$( (exec 3<>/dev/tcp/127.0.0.1/$ZK_PORT && printf ruok >&3 && head -c4 <&3) 2>/dev/null || true)
+    if [ "$reply" = "imok" ]; then
       echo "zookeeper up on $ZK"; return
     fi
     alive "$DIR/zk/pid" || { tail -20 "$DIR/zk/zookeeper.log" >&2; die "zookeeper exited"; }

@@ -49,6 +49,9 @@ type conn struct {
 	queue chan *slot
 	// wake (capacity 1) tells the writer that some slot was filled.
 	wake chan struct{}
+	// lastOrdered is closed when the latest ordered request (Options.Ordered) has been handled;
+	// the next ordered request waits for it. Reader goroutine only.
+	lastOrdered chan struct{}
 }
 
 // slot is one request's place in the response order. The reader creates it; exactly one
@@ -133,6 +136,21 @@ func (c *conn) serve() {
 			Listener: c.listener, RemoteAddr: c.remote, Received: received,
 		}
 		c.srv.wg.Add(1)
+		if c.srv.ordered[d.hdr.Key] {
+			prev, mine := c.lastOrdered, make(chan struct{})
+			c.lastOrdered = mine
+			go func() {
+				if prev != nil {
+					select {
+					case <-prev:
+					case <-c.ctx.Done():
+					}
+				}
+				c.handle(s, req)
+				close(mine)
+			}()
+			continue
+		}
 		go c.handle(s, req)
 	}
 }

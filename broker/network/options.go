@@ -44,6 +44,12 @@ type Options struct {
 	Served     []APIRange
 	Logger     logrus.FieldLogger
 	Registerer prometheus.Registerer
+	// Ordered lists request keys whose requests on one connection are handled one after another,
+	// in arrival order, while other requests still run concurrently. Default: Produce. A producer
+	// pipelines batches with consecutive sequence numbers; if two of its requests were appended
+	// in the wrong order the second would be refused (OUT_OF_ORDER_SEQUENCE_NUMBER). Apache Kafka
+	// gets the same guarantee by handling one request per connection at a time.
+	Ordered []int16
 }
 
 func (o Options) withDefaults() Options {
@@ -58,6 +64,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Logger == nil {
 		o.Logger = logrus.StandardLogger()
+	}
+	if o.Ordered == nil {
+		o.Ordered = []int16{0} // Produce
 	}
 	return o
 }

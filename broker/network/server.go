@@ -23,6 +23,7 @@ type Server struct {
 	tbl     versionTable
 	apiKeys []kmsg.ApiVersionsResponseApiKey
 	metrics *metrics
+	ordered map[int16]bool // Options.Ordered as a set; read-only after NewServer
 
 	ctx    context.Context // parent of every connection context; cancelled by Close
 	cancel context.CancelFunc
@@ -44,10 +45,15 @@ type namedListener struct {
 func NewServer(o Options, h Handler) *Server {
 	o = o.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
+	ordered := map[int16]bool{}
+	for _, k := range o.Ordered {
+		ordered[k] = true
+	}
 	return &Server{
 		opts: o, handler: h, log: o.Logger,
 		ctx: ctx, cancel: cancel,
-		conns: map[*conn]struct{}{},
+		conns:   map[*conn]struct{}{},
+		ordered: ordered,
 	}
 }
 
