@@ -73,7 +73,8 @@ broker_config() {
     return
   fi
   # Brokers beyond the three example files get a generated config.
-  local cfg="$DIR/broker-$id.yaml" port=$((9091 + id))
+  local cfg="$DIR/broker-$id.yaml"
+  local port=$((9091 + id))
   cat > "$cfg" <<CFG
 broker.id: $id
 listeners: PLAINTEXT://127.0.0.1:$port
@@ -87,7 +88,8 @@ CFG
 }
 
 start_broker() {
-  local id=$1 pidf="$DIR/broker-$id/pid"
+  local id=$1
+  local pidf="$DIR/broker-$id/pid"
   mkdir -p "$DIR/broker-$id/data"
   if alive "$pidf"; then echo "broker $id already running"; return; fi
   KAFKA_LOG_DIRS="$DIR/broker-$id/data" nohup "$BIN" broker --config "$(broker_config "$id")" \

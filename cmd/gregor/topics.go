@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -9,7 +10,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -183,7 +183,7 @@ func describeTopics(ctx context.Context, adm *kadm.Client, topic string) error {
 	starts, _ := adm.ListStartOffsets(ctx, names...)
 	ends, _ := adm.ListEndOffsets(ctx, names...)
 	rc, _ := adm.DescribeTopicConfigs(ctx, names...)
-	w := tabwriter.NewWriter(os.Stdout, 0, 8, 1, '\t', 0)
+	w := bufio.NewWriter(os.Stdout) // Kafka's describe format: plain tab-separated fields
 	defer w.Flush()
 	for _, t := range topics {
 		if t.Err != nil {
