@@ -117,3 +117,21 @@ func (c *epochCache) truncateBefore(offset int64) error {
 	}
 	return c.flush()
 }
+
+// epochForOffset is the epoch whose range holds offset: the last entry starting at or below it.
+func (c *epochCache) epochForOffset(offset int64) int32 {
+	for i := len(c.entries) - 1; i >= 0; i-- {
+		if c.entries[i].StartOffset <= offset {
+			return c.entries[i].Epoch
+		}
+	}
+	return -1
+}
+
+// EpochForOffset is the leader epoch under which offset was written (-1 if unknown), which
+// ListOffsets returns so a consumer can detect log truncation.
+func (l *Log) EpochForOffset(offset int64) int32 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.epochs.epochForOffset(offset)
+}

@@ -16,7 +16,8 @@ const (
 // ListOffset answers ListOffsets on the leader: earliest (-2) is the log start offset, latest
 // (-1) the high watermark (what a consumer can read), max timestamp (-3) the record with the
 // largest timestamp, and a timestamp the first record at or after it that is below the high
-// watermark; -1/-1 when there is none. The leader epoch returned is the current one.
+// watermark; -1/-1 when there is none. The leader epoch returned is the one the offset was written
+// under (the current one for latest), as Kafka returns it for truncation detection.
 func (m *Manager) ListOffset(tp klog.TopicPartition, timestamp int64, currentLeaderEpoch int32) (int64, int64, int32, error) {
 	p, err := m.leaderPartition(tp, currentLeaderEpoch)
 	if err != nil {
@@ -29,24 +30,25 @@ func (m *Manager) ListOffset(tp klog.TopicPartition, timestamp int64, currentLea
 	hw := l.HighWatermark()
 	switch timestamp {
 	case EarliestTimestamp:
-		return l.LogStartOffset(), -1, epoch, nil
+		start := l.LogStartOffset()
+		return start, -1, l.EpochForOffset(start), nil
 	case LatestTimestamp:
 		return hw, -1, epoch, nil
 	case MaxTimestamp:
 		ts, off := l.MaxTimestamp()
 		if ts < 0 || off >= hw {
-			return -1, -1, epoch, nil
+			return -1, -1, -1, nil
 		}
-		return off, ts, epoch, nil
+		return off, ts, l.EpochForOffset(off), nil
 	}
 	if timestamp < 0 {
 		return -1, -1, -1, fmt.Errorf("%w: timestamp %d", klog.ErrInvalidTimestamp, timestamp)
 	}
 	off, ts, ok := l.OffsetForTimestamp(timestamp)
 	if !ok || off >= hw {
-		return -1, -1, epoch, nil
+		return -1, -1, -1, nil
 	}
-	return off, ts, epoch, nil
+	return off, ts, l.EpochForOffset(off), nil
 }
 
 // DeleteRecords advances the log start offset of a partition this broker leads. offset -1 means

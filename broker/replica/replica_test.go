@@ -200,13 +200,18 @@ func TestFetchMaxBytes(t *testing.T) {
 func TestListOffsetsAndDeleteRecords(t *testing.T) {
 	m := newManager(t, 1)
 	lead(t, m, 4, []int32{me}, []int32{me})
-	produce(t, m, 1, "a", "b", "c") // timestamps 1000..1002
-	produce(t, m, 1, "d")           // timestamp 1000
-	cases := []struct{ ts, off, gotTs int64 }{{-2, 0, -1}, {-1, 4, -1}, {-3, 2, 1002}, {1001, 1, 1001}, {5000, -1, -1}}
+	produce(t, m, 1, "a", "b", "c")         // timestamps 1000..1002
+	produce(t, m, 1, "d")                   // timestamp 1000
+	lead(t, m, 6, []int32{me}, []int32{me}) // a new leader epoch starts at offset 4
+	produce(t, m, 1, "e")                   // offset 4, timestamp 1000
+	cases := []struct {
+		ts, off, gotTs int64
+		epoch          int32
+	}{{-2, 0, -1, 4}, {-1, 5, -1, 6}, {-3, 2, 1002, 4}, {1001, 1, 1001, 4}, {5000, -1, -1, -1}}
 	for _, c := range cases {
 		off, ts, epoch, err := m.ListOffset(tp, c.ts, -1)
-		if err != nil || off != c.off || ts != c.gotTs || epoch != 4 {
-			t.Fatalf("ListOffset(%d) = %d %d %d %v, want %d %d", c.ts, off, ts, epoch, err, c.off, c.gotTs)
+		if err != nil || off != c.off || ts != c.gotTs || epoch != c.epoch {
+			t.Fatalf("ListOffset(%d) = %d %d epoch %d %v, want %d %d epoch %d", c.ts, off, ts, epoch, err, c.off, c.gotTs, c.epoch)
 		}
 	}
 	if low, err := m.DeleteRecords(tp, 2); err != nil || low != 2 {
