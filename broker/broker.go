@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,10 +15,15 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/gregor-broker/gregor/broker/api"
+	"github.com/gregor-broker/gregor/broker/clusterview"
+	"github.com/gregor-broker/gregor/broker/group"
+	"github.com/gregor-broker/gregor/broker/interbroker"
 	klog "github.com/gregor-broker/gregor/broker/log"
+	"github.com/gregor-broker/gregor/broker/log/vfs"
 	"github.com/gregor-broker/gregor/broker/metadata"
 	"github.com/gregor-broker/gregor/broker/network"
 	"github.com/gregor-broker/gregor/broker/replica"
+	"github.com/gregor-broker/gregor/broker/topicstats"
 	"github.com/gregor-broker/gregor/config"
 	"github.com/gregor-broker/gregor/controller"
 	"github.com/gregor-broker/gregor/zkmeta"
@@ -34,14 +40,19 @@ type Broker struct {
 	clusterID  string
 	logs       *klog.Manager
 	replicas   *replica.Manager
+	groups     *group.Coordinator
 	cache      *metadata.Cache
 	handler    *api.Handler
 	server     *network.Server
 	ctrl       *controller.Controller
 	metricsSrv *http.Server
+	traffic    *topicstats.Stats // client traffic per topic (Kafka's BrokerTopicMetrics)
+	view       *clusterview.View // the cluster page on the metrics port (nil when it is off)
 	endpoints  []zkmeta.Endpoint // what RegisterBroker publishes (advertised, bound ports filled in)
+	faults     *vfs.Faulty       // the log dirs' file system with gregor.test.fault.injection, else nil
 
 	epoch      atomic.Int64  // current registration epoch (czxid of /brokers/ids/<id>)
+	serving    atomic.Bool   // Start completed: a shutdown from here on is a controlled one
 	rearmWatch chan struct{} // sessionLoop → configLoop: re-read /config/changes (buffered 1)
 
 	stop     chan struct{} // closed by Shutdown: stops sessionLoop and configLoop
@@ -133,13 +144,27 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("log defaults: %w", err)
 	}
+	var fs vfs.FS // nil: the OS
+	if cfg.TestFaultInjection {
+		b.faults = vfs.NewFaulty(vfs.OS)
+		fs = b.faults
+		log.Warn("gregor.test.fault.injection is on: a TEST SEAM — disk failures can be injected at /faults on the metrics port")
+	}
 	if b.logs, err = klog.OpenManager(klog.ManagerOptions{
+		FS:                     fs,
 		Dirs:                   cfg.LogDirs,
 		Default:                defaults,
 		RetentionCheckInterval: msDuration(cfg.LogRetentionCheckIntervalMs),
 		FlushCheckInterval:     msDuration(cfg.LogFlushSchedulerIntervalMs),
 		CheckpointInterval:     msDuration(cfg.LogFlushOffsetCheckpointIntervalMs),
 		Logger:                 log,
+		Cleaner: klog.CleanerConfig{
+			Enable:           cfg.LogCleanerEnable,
+			Threads:          int(cfg.LogCleanerThreads),
+			DedupeBufferSize: cfg.LogCleanerDedupeBufferSize,
+			LoadFactor:       cfg.LogCleanerIOBufferLoadFactor,
+			Backoff:          msDuration(cfg.LogCleanerBackoffMs),
+		},
 	}); err != nil {
 		return fmt.Errorf("open log dirs %v: %w", cfg.LogDirs, err)
 	}
@@ -147,25 +172,60 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("log dirs do not belong to cluster %s / broker %d: %w", b.clusterID, cfg.BrokerID, err)
 	}
 	b.logs.Start()
+	b.registerLogDirMetrics()
+	b.cache = metadata.New()
 	b.replicas = replica.NewManager(replica.Options{
-		BrokerID:  cfg.BrokerID,
-		Logs:      b.logs,
-		Logger:    log,
-		LogConfig: b.topicLogConfig,
+		BrokerID:          cfg.BrokerID,
+		Logs:              b.logs,
+		Logger:            log,
+		LogConfig:         b.topicLogConfig,
+		ReplicaLagTimeMax: msDuration(cfg.ReplicaLagTimeMaxMs),
+		QuotaWindows:      int(cfg.ReplicationQuotaWindowNum),
+		QuotaWindowSize:   time.Duration(cfg.ReplicationQuotaWindowSizeSeconds) * time.Second,
+		Fetch: replica.FetcherConfig{
+			NumFetchers:      int(cfg.NumReplicaFetchers),
+			MaxBytes:         cfg.ReplicaFetchMaxBytes,
+			ResponseMaxBytes: cfg.ReplicaFetchResponseMaxBytes,
+			MaxWait:          msDuration(int64(cfg.ReplicaFetchWaitMaxMs)),
+			MinBytes:         cfg.ReplicaFetchMinBytes,
+			Backoff:          msDuration(int64(cfg.ReplicaFetchBackoffMs)),
+		},
+		InterBroker: interbroker.Options{
+			RequestTimeout: msDuration(int64(cfg.ReplicaSocketTimeoutMs)),
+			Logger:         log,
+		},
+		BrokerEpoch: b.epoch.Load,
+		Controller:  b.controllerEndpoint,
+		RackAware:   strings.HasSuffix(cfg.ReplicaSelectorClass, ".RackAwareReplicaSelector"),
+		RackOf:      b.rackOf,
+		Registerer:  b.registry,
 	})
 
-	b.cache = metadata.New()
+	b.groups = group.New(group.Options{
+		BrokerID:   cfg.BrokerID,
+		Config:     groupConfig(cfg),
+		Replicas:   b.replicas,
+		Logs:       b.logs,
+		Partitions: b.offsetsPartitions,
+		Logger:     log,
+	})
+	b.groups.Start()
 	b.ctrl = controller.New(controller.Options{
-		BrokerID:                    cfg.BrokerID,
-		ZK:                          b.zk,
-		Logger:                      log,
-		DeleteTopicEnable:           cfg.DeleteTopicEnable,
-		UncleanLeaderElectionEnable: cfg.UncleanLeaderElectionEnable,
-		InterBrokerListener:         b.interBrokerListener(),
+		BrokerID:                     cfg.BrokerID,
+		ZK:                           b.zk,
+		Logger:                       log,
+		DeleteTopicEnable:            cfg.DeleteTopicEnable,
+		UncleanLeaderElectionEnable:  cfg.UncleanLeaderElectionEnable,
+		InterBrokerListener:          b.interBrokerListener(),
+		SocketTimeout:                msDuration(int64(cfg.ControllerSocketTimeoutMs)),
+		AutoLeaderRebalance:          cfg.AutoLeaderRebalanceEnable,
+		LeaderImbalanceCheckInterval: time.Duration(cfg.LeaderImbalanceCheckIntervalSeconds) * time.Second,
+		LeaderImbalancePercentage:    cfg.LeaderImbalancePerBrokerPercentage,
 	})
 	producerIDs := api.NewProducerIDs(func() (int64, int64, error) {
 		return b.zk.AllocateProducerIDBlock(cfg.BrokerID)
 	})
+	b.traffic = b.newTraffic()
 	b.handler = api.New(api.Options{
 		BrokerID:    cfg.BrokerID,
 		ClusterID:   b.clusterID,
@@ -176,6 +236,8 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 		Controller:  b.ctrl,
 		BrokerEpoch: b.epoch.Load,
 		ProducerIDs: producerIDs,
+		Groups:      b.groups,
+		Traffic:     b.traffic,
 		Logger:      log,
 	})
 
@@ -183,13 +245,29 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 	for _, l := range cfg.Listeners {
 		specs = append(specs, network.ListenerSpec{Name: l.Name, Addr: net.JoinHostPort(l.Host, fmt.Sprint(l.Port))})
 	}
+	perIP := int(cfg.MaxConnectionsPerIP)
+	if perIP == 0 {
+		perIP = network.NoConnections // Kafka's 0: only the overridden addresses
+	}
 	b.server = network.NewServer(network.Options{
-		Listeners:       specs,
-		MaxRequestBytes: cfg.SocketRequestMaxBytes,
-		IdleTimeout:     msDuration(cfg.ConnectionsMaxIdleMs),
-		Served:          api.Served,
-		Logger:          log,
-		Registerer:      b.registry,
+		Listeners:                    specs,
+		MaxRequestBytes:              cfg.SocketRequestMaxBytes,
+		IdleTimeout:                  msDuration(cfg.ConnectionsMaxIdleMs),
+		MaxConnections:               int(cfg.MaxConnections),
+		MaxConnectionsPerIP:          perIP,
+		MaxConnectionsPerIPOverrides: cfg.MaxConnectionsPerIPOverrides,
+		ProtectedListener:            cfg.InterBrokerListenerName,
+		QueuedMaxRequests:            int(cfg.QueuedMaxRequests),
+		QueuedMaxRequestBytes:        cfg.QueuedMaxRequestBytes,
+		Served:                       api.Served,
+		// A connection's commits are applied in the order sent (Kafka serialises a
+		// connection's requests), so a later commit never lands before an earlier one.
+		Ordered: []int16{0, 8}, // Produce, OffsetCommit
+		// Produce keeps nothing of its frame once its handler returns (the records are in the
+		// log by then): its frames are pooled instead of being garbage.
+		Recycled:   []int16{0},
+		Logger:     log,
+		Registerer: b.registry,
 	}, b.handler)
 	if err = b.server.Start(); err != nil {
 		return fmt.Errorf("start network server: %w", err)
@@ -210,9 +288,10 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 	}
 	b.ctrl.Start()
 
-	b.wg.Add(2)
+	b.wg.Add(3)
 	go b.sessionLoop()
 	go b.configLoop()
+	go b.logDirFailureLoop()
 
 	// The broker is serving; give the controller a moment to send the first UpdateMetadata so
 	// that clients connecting right after Start see the cluster (not required for correctness:
@@ -223,6 +302,7 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 	if !ok {
 		log.Warn("no UpdateMetadata from the controller yet; serving with an empty metadata cache")
 	}
+	b.serving.Store(true)
 	log.WithField("epoch", b.epoch.Load()).Info("broker started")
 	return nil
 }
@@ -284,6 +364,9 @@ func (b *Broker) shutdownOnce() {
 // closeAll stops whatever Start opened, in shutdown order.
 func (b *Broker) closeAll() error {
 	var errs []error
+	if b.serving.Load() {
+		b.controlledShutdown()
+	}
 	close(b.stop) // closeAll runs once, under stopOnce
 	if b.server != nil {
 		if err := b.server.Close(); err != nil {
@@ -296,8 +379,14 @@ func (b *Broker) closeAll() error {
 			errs = append(errs, fmt.Errorf("close metrics listener: %w", err))
 		}
 	}
+	if b.view != nil {
+		b.view.Close()
+	}
 	if b.ctrl != nil {
 		b.ctrl.Stop()
+	}
+	if b.groups != nil {
+		b.groups.Shutdown()
 	}
 	if b.replicas != nil {
 		b.replicas.Shutdown()
@@ -351,4 +440,29 @@ func msDuration(ms int64) time.Duration {
 		return time.Duration(1<<63 - 1)
 	}
 	return time.Duration(ms) * time.Millisecond
+}
+
+// groupConfig is the coordinator's view of the broker config.
+func groupConfig(cfg *config.Broker) group.Config {
+	return group.Config{
+		MinSessionTimeoutMs:      cfg.GroupMinSessionTimeoutMs,
+		MaxSessionTimeoutMs:      cfg.GroupMaxSessionTimeoutMs,
+		InitialRebalanceDelayMs:  cfg.GroupInitialRebalanceDelayMs,
+		MaxSize:                  cfg.GroupMaxSize,
+		CommitRequiredAcks:       cfg.OffsetsCommitRequiredAcks,
+		CommitTimeoutMs:          cfg.OffsetsCommitTimeoutMs,
+		RetentionMs:              int64(cfg.OffsetsRetentionMinutes) * 60_000,
+		RetentionCheckIntervalMs: cfg.OffsetsRetentionCheckIntervalMs,
+		LoadBufferSize:           cfg.OffsetsLoadBufferSize,
+		MetadataMaxBytes:         cfg.OffsetMetadataMaxBytes,
+	}
+}
+
+// offsetsPartitions is the partition count of __consumer_offsets: the topic's once it exists,
+// offsets.topic.num.partitions before (what it will be created with).
+func (b *Broker) offsetsPartitions() int32 {
+	if t, ok := b.cache.Snapshot().Topic(group.OffsetsTopic); ok && len(t.Partitions) > 0 {
+		return int32(len(t.Partitions))
+	}
+	return b.cfg.OffsetsTopicNumPartitions
 }

@@ -3,7 +3,10 @@ package broker
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -87,18 +90,35 @@ func TestSingleBrokerWithRealClients(t *testing.T) {
 		if !errors.Is(r.Err, kerr.InvalidTopicException) {
 			t.Fatalf("colliding name: %v", r.Err)
 		}
-		// Validate-only writes nothing.
+		// Validate-only writes nothing: no assignment, no config znode, no log.
 		vo := kmsg.NewPtrCreateTopicsRequest()
 		vo.ValidateOnly, vo.TimeoutMillis = true, 5000
 		vt := kmsg.NewCreateTopicsRequestTopic()
 		vt.Topic, vt.NumPartitions, vt.ReplicationFactor = "validate-only", 2, 1
+		vc := kmsg.NewCreateTopicsRequestTopicConfig()
+		vc.Name, vc.Value = "retention.ms", kadm.StringPtr("60000")
+		vt.Configs = append(vt.Configs, vc)
 		vo.Topics = append(vo.Topics, vt)
 		vr, err := vo.RequestWith(ctx, cl)
 		if err != nil || vr.Topics[0].ErrorCode != 0 || vr.Topics[0].NumPartitions != 2 {
 			t.Fatalf("validate only: %v %+v", err, vr)
 		}
-		if ok, _, _ := zkConn(t, zks).Exists(chroot + "/brokers/topics/validate-only"); ok {
-			t.Fatal("validate-only created the topic znode")
+		conn := zkConn(t, zks)
+		for _, p := range []string{"/brokers/topics/", "/config/topics/"} {
+			// The same check sees a topic that was created, so its "absent" means absent.
+			if !zkExists(t, conn, chroot+p+topic) {
+				t.Fatalf("%s%s missing: the absence check below would prove nothing", p, topic)
+			}
+			if zkExists(t, conn, chroot+p+"validate-only") {
+				t.Fatalf("validate-only created %s", p+"validate-only")
+			}
+		}
+		logDirs := cfg.LogDirs[0]
+		if _, err := os.Stat(filepath.Join(logDirs, topic+"-0")); err != nil {
+			t.Fatalf("created topic's log dir: %v (the absence check below would prove nothing)", err)
+		}
+		if _, err := os.Stat(filepath.Join(logDirs, "validate-only-0")); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("validate-only log dir: %v, want it absent", err)
 		}
 	})
 
@@ -278,7 +298,7 @@ func TestSingleBrokerWithRealClients(t *testing.T) {
 			t.Fatalf("last config change = %s", got)
 		}
 
-		// Broker configs describe; altering them is refused.
+		// Broker configs describe.
 		brcs, err := adm.DescribeBrokerConfigs(ctx, 1)
 		if err != nil {
 			t.Fatal(err)
@@ -286,6 +306,112 @@ func TestSingleBrokerWithRealClients(t *testing.T) {
 		brc, err := brcs.On("1", nil)
 		if err != nil || brc.Err != nil || len(brc.Configs) == 0 {
 			t.Fatalf("broker configs: %v %v %d", err, brc.Err, len(brc.Configs))
+		}
+	})
+
+	t.Run("DynamicBrokerConfigs", func(t *testing.T) {
+		ctx := ctxT(t, 20*time.Second)
+		conn := zkConn(t, zks)
+		rates := func(leader, follower int64) {
+			t.Helper()
+			for deadline := time.Now().Add(10 * time.Second); ; {
+				l, f := b.replicas.ThrottleRates()
+				if l == leader && f == follower {
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("throttle rates %d/%d, want %d/%d", l, f, leader, follower)
+				}
+				time.Sleep(10 * time.Millisecond) // polling the config listener's effect, with a deadline
+			}
+		}
+		describe := func(names ...int32) map[string]kadm.Config {
+			t.Helper()
+			rcs, err := adm.DescribeBrokerConfigs(ctx, names...)
+			if err != nil || len(rcs) != 1 || rcs[0].Err != nil {
+				t.Fatalf("describe broker configs: %v %+v", err, rcs)
+			}
+			out := map[string]kadm.Config{}
+			for _, c := range rcs[0].Configs {
+				out[c.Key] = c
+			}
+			return out
+		}
+		const unlimited = 1<<63 - 1
+		// A per-broker rate (IncrementalAlterConfigs SET) and a cluster-wide default (legacy
+		// AlterConfigs on ""), each in Kafka's znode with its notification, applied at runtime.
+		resps, err := adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "leader.replication.throttled.rate", Value: kadm.StringPtr("1000")}}, 1)
+		if err != nil || resps[0].Err != nil {
+			t.Fatalf("alter broker 1: %v %+v", err, resps)
+		}
+		if got := zkGet(t, conn, chroot, "/config/brokers/1"); got != `{"version":1,"config":{"leader.replication.throttled.rate":"1000"}}` {
+			t.Fatalf("/config/brokers/1 = %s", got)
+		}
+		kids, _, _ := conn.Children(chroot + "/config/changes")
+		sort.Strings(kids)
+		if got := zkGet(t, conn, chroot, "/config/changes/"+kids[len(kids)-1]); got != `{"version":2,"entity_path":"brokers/1"}` {
+			t.Fatalf("last config change = %s", got)
+		}
+		rates(1000, unlimited)
+		resps, err = adm.AlterBrokerConfigsState(ctx, []kadm.AlterConfig{{Name: "follower.replication.throttled.rate", Value: kadm.StringPtr("2000")},
+			{Name: "leader.replication.throttled.rate", Value: kadm.StringPtr("3000")}})
+		if err != nil || resps[0].Err != nil {
+			t.Fatalf("alter the default: %v %+v", err, resps)
+		}
+		if got := zkGet(t, conn, chroot, "/config/brokers/<default>"); got != `{"version":1,"config":{"leader.replication.throttled.rate":"3000","follower.replication.throttled.rate":"2000"}}` {
+			t.Fatalf("/config/brokers/<default> = %s", got)
+		}
+		rates(1000, 2000) // the broker's own leader rate wins over the default
+		d := describe(1)
+		if c := d["leader.replication.throttled.rate"]; c.Value == nil || *c.Value != "1000" || c.Source != kmsg.ConfigSourceDynamicBrokerConfig {
+			t.Fatalf("described leader rate: %+v", c)
+		}
+		if c := d["follower.replication.throttled.rate"]; c.Value == nil || *c.Value != "2000" || c.Source != kmsg.ConfigSourceDynamicDefaultBrokerConfig {
+			t.Fatalf("described follower rate: %+v", c)
+		}
+		if c, ok := d["log.dirs"]; !ok || c.Value == nil {
+			t.Fatalf("static configs no longer described: %+v", c)
+		}
+		if d := describe(); len(d) != 2 || d["leader.replication.throttled.rate"].Source != kmsg.ConfigSourceDynamicDefaultBrokerConfig {
+			t.Fatalf("cluster default described: %+v", d)
+		}
+		// Kafka's refusals: a static key, a bad value, another broker's id, APPEND on a LONG.
+		for _, tc := range []struct {
+			name    string
+			configs []kadm.AlterConfig
+			broker  []int32
+			msg     string
+		}{
+			{"static key", []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "log.dirs", Value: kadm.StringPtr("/x")}}, []int32{1},
+				"Invalid config value for resource ConfigResource(type=BROKER, name='1'): Cannot update these configs dynamically: Set(log.dirs)"},
+			{"bad value", []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "follower.replication.throttled.rate", Value: kadm.StringPtr("-5")}}, nil,
+				"Invalid config value for resource ConfigResource(type=BROKER, name=''): Invalid value -5 for configuration follower.replication.throttled.rate: Value must be at least 0"},
+			{"append", []kadm.AlterConfig{{Op: kadm.AppendConfig, Name: "leader.replication.throttled.rate", Value: kadm.StringPtr("5")}}, []int32{1},
+				"Config value append is not allowed for config key: leader.replication.throttled.rate"},
+		} {
+			resps, err := adm.AlterBrokerConfigs(ctx, tc.configs, tc.broker...)
+			if err != nil || !errors.Is(resps[0].Err, kerr.InvalidRequest) || resps[0].ErrMessage != tc.msg {
+				t.Errorf("%s: %v %+v, want INVALID_REQUEST %q", tc.name, err, resps, tc.msg)
+			}
+		}
+		// DELETE falls back to the default; clearing both removes the throttles.
+		resps, _ = adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: kadm.DeleteConfig, Name: "leader.replication.throttled.rate"}}, 1)
+		if resps[0].Err != nil {
+			t.Fatal(resps[0].Err)
+		}
+		rates(3000, 2000)
+		resps, _ = adm.AlterBrokerConfigsState(ctx, nil)
+		if resps[0].Err != nil {
+			t.Fatal(resps[0].Err)
+		}
+		rates(unlimited, unlimited)
+		if got := zkGet(t, conn, chroot, "/config/brokers/1"); got != `{"version":1,"config":{}}` {
+			t.Fatalf("/config/brokers/1 after DELETE = %s", got)
+		}
+		// The topic-level lists are validated with Kafka's message.
+		tr, _ := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "leader.replication.throttled.replicas", Value: kadm.StringPtr("0-1")}}, topic)
+		if tr[0].Err == nil || !strings.Contains(tr[0].ErrMessage, "must be the literal '*' or a list of replicas") {
+			t.Fatalf("bad throttled replicas: %+v", tr)
 		}
 	})
 

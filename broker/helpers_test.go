@@ -42,7 +42,7 @@ func (b *syncBuffer) tail(n int) string {
 }
 
 // testConfig is a single-broker config on 127.0.0.1 port 0 with its own log dir.
-func testConfig(t *testing.T, zks *zktest.Server, id int32, chroot string) *config.Broker {
+func testConfig(t testing.TB, zks *zktest.Server, id int32, chroot string) *config.Broker {
 	t.Helper()
 	cfg := config.Default()
 	cfg.BrokerID = id
@@ -62,7 +62,7 @@ func testConfig(t *testing.T, zks *zktest.Server, id int32, chroot string) *conf
 
 // startBroker starts a broker in-process and shuts it down at test end. Its log is printed if
 // the test failed.
-func startBroker(t *testing.T, cfg *config.Broker) *Broker {
+func startBroker(t testing.TB, cfg *config.Broker) *Broker {
 	t.Helper()
 	out := &syncBuffer{}
 	logger := logrus.New()
@@ -88,7 +88,7 @@ func startBroker(t *testing.T, cfg *config.Broker) *Broker {
 	return b
 }
 
-func newClient(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
+func newClient(t testing.TB, addr string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
 	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr)}, opts...)...)
 	if err != nil {
@@ -98,7 +98,7 @@ func newClient(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
 	return cl
 }
 
-func ctxT(t *testing.T, d time.Duration) context.Context {
+func ctxT(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
@@ -112,7 +112,7 @@ func zkConn(t *testing.T, zks *zktest.Server) *zk.Conn {
 		t.Fatalf("zk connect: %v", err)
 	}
 	t.Cleanup(conn.Close)
-	deadline := time.After(15 * time.Second)
+	deadline := time.After(60 * time.Second)
 	for {
 		select {
 		case e := <-ev:
@@ -123,6 +123,17 @@ func zkConn(t *testing.T, zks *zktest.Server) *zk.Conn {
 			t.Fatal("zk session not established")
 		}
 	}
+}
+
+// zkExists reports whether path exists, failing the test if ZooKeeper cannot say: an absence
+// check must not pass because the check itself failed.
+func zkExists(t *testing.T, conn *zk.Conn, path string) bool {
+	t.Helper()
+	ok, _, err := conn.Exists(path)
+	if err != nil {
+		t.Fatalf("exists %s: %v", path, err)
+	}
+	return ok
 }
 
 func zkGet(t *testing.T, conn *zk.Conn, chroot string, p string) string {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 
 	"github.com/gregor-broker/gregor/broker/metadata"
 	"github.com/gregor-broker/gregor/zkmeta"
@@ -57,4 +58,30 @@ func (b *Broker) interBrokerListener() string {
 		return b.cfg.InterBrokerListenerName
 	}
 	return b.cfg.Listeners[0].Name
+}
+
+// controllerEndpoint is the active controller's id and inter-broker address as the metadata
+// cache knows them (UpdateMetadata carries both), for the replica manager's AlterIsr.
+func (b *Broker) controllerEndpoint() (int32, string, bool) {
+	snap := b.cache.Snapshot()
+	if snap.ControllerID < 0 {
+		return -1, "", false
+	}
+	br, ok := snap.Broker(snap.ControllerID)
+	if !ok {
+		return -1, "", false
+	}
+	e, ok := br.Endpoint(b.interBrokerListener())
+	if !ok {
+		return -1, "", false
+	}
+	return snap.ControllerID, net.JoinHostPort(e.Host, strconv.Itoa(int(e.Port))), true
+}
+
+// rackOf is a live broker's broker.rack as the metadata cache knows it ("" if none or unknown).
+func (b *Broker) rackOf(id int32) string {
+	if br, ok := b.cache.Snapshot().Broker(id); ok && br.Rack != nil {
+		return *br.Rack
+	}
+	return ""
 }

@@ -4,9 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sort"
+	"strconv"
+	"time"
 
 	kafka "github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // TopicSpec describes a topic to create; zero Partitions / ReplicationFactor take the broker's
@@ -21,21 +26,49 @@ type TopicSpec struct {
 
 // PartitionInfo is one partition as describe prints it.
 type PartitionInfo struct {
-	ID, Leader    int
+	ID, Leader    int // Leader -1: offline
 	Replicas, ISR []int
+	Offline       []int // replicas on brokers that are not alive
 	Start, End    int64 // log start and end offsets
 }
 
 // TopicInfo is a topic as describe prints it.
 type TopicInfo struct {
 	Name       string
+	ID         [16]byte // the topic id (zero if the broker sent none)
 	Partitions []PartitionInfo
 	Overrides  map[string]string // topic-level config overrides (DYNAMIC_TOPIC_CONFIG)
+	MinISR     int               // effective min.insync.replicas (override or broker default)
 }
 
 func client(brokers []string) *kafka.Client {
 	return &kafka.Client{Addr: kafka.TCP(brokers...)}
 }
+
+// retryTimeouts runs call with its own deadline of adminAttemptTimeout and runs it again after a
+// network timeout, until ctx ends — as Kafka's admin client retries a call within
+// default.api.timeout.ms: one broker slow to answer (a loaded machine, a connection lost
+// mid-request) is not the tool's failure. Other errors return at once.
+func retryTimeouts(ctx context.Context, call func(context.Context) error) error {
+	for {
+		attempt, cancel := context.WithTimeout(ctx, adminAttemptTimeout)
+		err := call(attempt)
+		cancel()
+		var ne net.Error
+		if err == nil || ctx.Err() != nil || !(errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded)) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(200 * time.Millisecond): // retry backoff, as the admin client's retry.backoff.ms
+		}
+	}
+}
+
+// adminAttemptTimeout bounds one attempt of an admin call (Kafka's request.timeout.ms is 30 s
+// for the admin client; the tools' own deadline is 60 s).
+const adminAttemptTimeout = 15 * time.Second
 
 func firstErr(errs map[string]error) error {
 	for name, err := range errs {
@@ -140,7 +173,14 @@ func AlterTopic(ctx context.Context, brokers []string, name string, partitions i
 // config overrides; names nil means every topic.
 func DescribeTopics(ctx context.Context, brokers []string, names []string) ([]TopicInfo, error) {
 	cl := client(brokers)
-	md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: names})
+	// The replica lists come from franz-go's metadata, which keeps the ids as the broker sent
+	// them: kafka-go resolves each id against the live brokers and turns a dead one into 0.
+	kc, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return nil, err
+	}
+	defer kc.Close()
+	md, err := kadm.NewClient(kc).Metadata(ctx, names...)
 	if err != nil {
 		return nil, err
 	}
@@ -148,34 +188,36 @@ func DescribeTopics(ctx context.Context, brokers []string, names []string) ([]To
 	cfgReq := &kafka.DescribeConfigsRequest{}
 	var out []TopicInfo
 	for _, t := range md.Topics {
-		if t.Error != nil {
-			return nil, fmt.Errorf("%s: %w", t.Name, t.Error)
+		if t.Err != nil {
+			return nil, fmt.Errorf("%s: %w", t.Topic, t.Err)
 		}
-		ti := TopicInfo{Name: t.Name, Overrides: map[string]string{}}
+		ti := TopicInfo{Name: t.Topic, ID: t.ID, Overrides: map[string]string{}}
 		for _, p := range t.Partitions {
-			pi := PartitionInfo{ID: p.ID, Leader: p.Leader.ID}
-			for _, r := range p.Replicas {
-				pi.Replicas = append(pi.Replicas, r.ID)
-			}
-			for _, r := range p.Isr {
-				pi.ISR = append(pi.ISR, r.ID)
-			}
+			pi := PartitionInfo{ID: int(p.Partition), Leader: int(p.Leader), Replicas: ints(p.Replicas), ISR: ints(p.ISR), Offline: ints(p.OfflineReplicas)}
 			ti.Partitions = append(ti.Partitions, pi)
-			offReq.Topics[t.Name] = append(offReq.Topics[t.Name], kafka.FirstOffsetOf(p.ID), kafka.LastOffsetOf(p.ID))
+			offReq.Topics[t.Topic] = append(offReq.Topics[t.Topic], kafka.FirstOffsetOf(pi.ID), kafka.LastOffsetOf(pi.ID))
 		}
 		sort.Slice(ti.Partitions, func(i, j int) bool { return ti.Partitions[i].ID < ti.Partitions[j].ID })
-		cfgReq.Resources = append(cfgReq.Resources, kafka.DescribeConfigRequestResource{ResourceType: kafka.ResourceTypeTopic, ResourceName: t.Name})
+		cfgReq.Resources = append(cfgReq.Resources, kafka.DescribeConfigRequestResource{ResourceType: kafka.ResourceTypeTopic, ResourceName: t.Topic})
 		out = append(out, ti)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	if len(out) == 0 {
 		return out, nil
 	}
-	offs, err := cl.ListOffsets(ctx, offReq)
+	var offs *kafka.ListOffsetsResponse
+	err = retryTimeouts(ctx, func(ctx context.Context) (err error) {
+		offs, err = cl.ListOffsets(ctx, offReq)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list offsets: %w", err)
 	}
-	cfgs, err := cl.DescribeConfigs(ctx, cfgReq)
+	var cfgs *kafka.DescribeConfigsResponse
+	err = retryTimeouts(ctx, func(ctx context.Context) (err error) {
+		cfgs, err = cl.DescribeConfigs(ctx, cfgReq)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("describe configs: %w", err)
 	}
@@ -199,8 +241,22 @@ func DescribeTopics(ctx context.Context, brokers []string, names []string) ([]To
 				if e.ConfigSource == 1 { // DYNAMIC_TOPIC_CONFIG
 					t.Overrides[e.ConfigName] = e.ConfigValue
 				}
+				if e.ConfigName == "min.insync.replicas" {
+					t.MinISR, _ = strconv.Atoi(e.ConfigValue)
+				}
 			}
 		}
 	}
 	return out, nil
+}
+
+func ints(xs []int32) []int {
+	if len(xs) == 0 {
+		return nil
+	}
+	out := make([]int, len(xs))
+	for i, x := range xs {
+		out[i] = int(x)
+	}
+	return out
 }

@@ -23,12 +23,19 @@ type ConsumeOptions struct {
 	ExitAtEnd  bool   // stop at each partition's end offset as of the start (kcat -e)
 	KeySep     string // "": print values; else key<sep>value
 	Headers    bool   // print headers too
+	// Group consumes as a member of this consumer group (kcat -G): the group assigns the
+	// partitions, Start only applies where the group has no committed offset, and each record
+	// is committed once printed.
+	Group string
 }
 
 // Consume prints records from the chosen partitions to out and returns how many it printed.
 func Consume(ctx context.Context, o ConsumeOptions, out io.Writer) (int, error) {
 	if len(o.Brokers) == 0 {
 		return 0, errors.New("no broker address")
+	}
+	if o.Group != "" {
+		return consumeGroup(ctx, o, out)
 	}
 	parts := o.Partitions
 	if len(parts) == 0 {
@@ -82,13 +89,13 @@ func Consume(ctx context.Context, o ConsumeOptions, out io.Writer) (int, error) 
 }
 
 func consumePartition(ctx context.Context, o ConsumeOptions, p int, emit func(kafka.Message) bool) error {
-	end := int64(-1)
+	end, first := int64(-1), int64(-1)
 	if o.ExitAtEnd {
 		conn, err := kafka.DialLeader(ctx, "tcp", o.Brokers[0], o.Topic, p)
 		if err != nil {
 			return err
 		}
-		end, err = conn.ReadLastOffset()
+		first, end, err = conn.ReadOffsets()
 		conn.Close()
 		if err != nil {
 			return err
@@ -99,9 +106,20 @@ func consumePartition(ctx context.Context, o ConsumeOptions, p int, emit func(ka
 	var err error
 	switch {
 	case o.Start == "" || o.Start == "end":
-		err = r.SetOffset(kafka.LastOffset)
+		if end >= 0 {
+			// A concrete offset, not kafka.LastOffset: the reader reports a symbolic one as its
+			// Offset() until it has read something, so an empty partition would never be "at
+			// its end".
+			err = r.SetOffset(end)
+		} else {
+			err = r.SetOffset(kafka.LastOffset)
+		}
 	case o.Start == "beginning":
-		err = r.SetOffset(kafka.FirstOffset)
+		if first >= 0 {
+			err = r.SetOffset(first)
+		} else {
+			err = r.SetOffset(kafka.FirstOffset)
+		}
 	case strings.HasPrefix(o.Start, "s@"):
 		var ms int64
 		if _, err = fmt.Sscanf(o.Start, "s@%d", &ms); err == nil {
@@ -150,4 +168,49 @@ func format(o ConsumeOptions, m kafka.Message) string {
 	}
 	b.Write(m.Value)
 	return b.String()
+}
+
+// consumeGroup reads as a group member: kafka-go's Reader{GroupID}, each record committed
+// (CommitMessages) after it is printed, so a restarted consumer resumes after the last record
+// it printed. Closing the reader leaves the group.
+func consumeGroup(ctx context.Context, o ConsumeOptions, out io.Writer) (int, error) {
+	if o.ExitAtEnd || len(o.Partitions) > 0 {
+		return 0, errors.New("a group member is assigned its partitions: -e and -p do not apply with a group")
+	}
+	start := kafka.LastOffset
+	switch o.Start {
+	case "", "end":
+	case "beginning":
+		start = kafka.FirstOffset
+	default:
+		return 0, fmt.Errorf("with a group, -o is beginning or end (where a partition without a committed offset starts), not %q", o.Start)
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: o.Brokers, GroupID: o.Group, Topic: o.Topic,
+		StartOffset: start, MaxWait: 500 * time.Millisecond, JoinGroupBackoff: time.Second})
+	defer r.Close()
+	printed := 0
+	for o.Count == 0 || printed < o.Count {
+		m, err := r.FetchMessage(ctx)
+		if retriable(ctx, err) {
+			// The reader retries on its own (a fresh cluster answers COORDINATOR_NOT_AVAILABLE
+			// while __consumer_offsets is being created); it only tells us about it.
+			continue
+		}
+		if err != nil {
+			return printed, err
+		}
+		fmt.Fprintln(out, format(o, m))
+		printed++
+		if err := r.CommitMessages(ctx, m); err != nil {
+			return printed, fmt.Errorf("commit %s-%d at %d: %w", m.Topic, m.Partition, m.Offset+1, err)
+		}
+	}
+	return printed, nil
+}
+
+// retriable reports whether a group reader's error is a temporary Kafka error worth waiting
+// out (the reader keeps trying by itself).
+func retriable(ctx context.Context, err error) bool {
+	var ke kafka.Error
+	return err != nil && ctx.Err() == nil && errors.As(err, &ke) && ke.Temporary()
 }

@@ -13,48 +13,97 @@ import (
 
 // Broker is a broker's effective configuration.
 type Broker struct {
-	BrokerID                           int32
-	Listeners                          []Listener
-	AdvertisedListeners                []Listener
-	ListenerSecurityProtocolMap        map[string]string
-	InterBrokerListenerName            string
-	BrokerRack                         string
-	LogDirs                            []string
-	ZookeeperConnect                   string
-	ZookeeperSessionTimeoutMs          int
-	ZookeeperConnectionTimeoutMs       int
-	NumPartitions                      int32
-	DefaultReplicationFactor           int16
-	LogSegmentBytes                    int64
-	LogRollMs                          int64
-	LogRetentionMs                     int64
-	LogRetentionBytes                  int64
-	LogRetentionCheckIntervalMs        int64
-	LogIndexIntervalBytes              int32
-	LogIndexSizeMaxBytes               int32
-	LogFlushIntervalMessages           int64
-	LogFlushIntervalMs                 int64
-	LogFlushSchedulerIntervalMs        int64
-	LogFlushOffsetCheckpointIntervalMs int64
-	LogDeleteDelayMs                   int64
-	LogCleanupPolicy                   string
-	MessageMaxBytes                    int32
-	MinInsyncReplicas                  int32
-	AutoCreateTopicsEnable             bool
-	DeleteTopicEnable                  bool
-	UncleanLeaderElectionEnable        bool
-	SocketRequestMaxBytes              int32
-	ConnectionsMaxIdleMs               int64
-	ReplicaLagTimeMaxMs                int64
-	OffsetsTopicReplicationFactor      int16
-	OffsetsTopicNumPartitions          int32
-	CompressionType                    string
-	LogMessageTimestampType            string
-	ProducerIDExpirationMs             int64
-	MetricsListen                      string
-	LogLevel                           string
-	LogFormat                          string
-	Source                             string
+	BrokerID                            int32
+	Listeners                           []Listener
+	AdvertisedListeners                 []Listener
+	ListenerSecurityProtocolMap         map[string]string
+	InterBrokerListenerName             string
+	BrokerRack                          string
+	ReplicaSelectorClass                string
+	LogDirs                             []string
+	ZookeeperConnect                    string
+	ZookeeperSessionTimeoutMs           int
+	ZookeeperConnectionTimeoutMs        int
+	NumPartitions                       int32
+	DefaultReplicationFactor            int16
+	LogSegmentBytes                     int64
+	LogRollMs                           int64
+	LogRetentionMs                      int64
+	LogRetentionBytes                   int64
+	LogRetentionCheckIntervalMs         int64
+	LogIndexIntervalBytes               int32
+	LogIndexSizeMaxBytes                int32
+	LogFlushIntervalMessages            int64
+	LogFlushIntervalMs                  int64
+	LogFlushSchedulerIntervalMs         int64
+	LogFlushOffsetCheckpointIntervalMs  int64
+	LogDeleteDelayMs                    int64
+	LogCleanupPolicy                    string
+	LogCleanerEnable                    bool
+	LogCleanerThreads                   int32
+	LogCleanerDedupeBufferSize          int64
+	LogCleanerIOBufferLoadFactor        float64
+	LogCleanerBackoffMs                 int64
+	LogCleanerMinCleanableRatio         float64
+	LogCleanerMinCompactionLagMs        int64
+	LogCleanerMaxCompactionLagMs        int64
+	LogCleanerDeleteRetentionMs         int64
+	MessageMaxBytes                     int32
+	MinInsyncReplicas                   int32
+	AutoCreateTopicsEnable              bool
+	DeleteTopicEnable                   bool
+	UncleanLeaderElectionEnable         bool
+	SocketRequestMaxBytes               int32
+	ConnectionsMaxIdleMs                int64
+	MaxConnections                      int32
+	MaxConnectionsPerIP                 int32
+	MaxConnectionsPerIPOverrides        map[string]int
+	QueuedMaxRequests                   int32
+	QueuedMaxRequestBytes               int64
+	FetchMaxBytes                       int32
+	FetchWaitMaxMs                      int64
+	RequestTimeoutMaxMs                 int64
+	MaxPartitionsPerTopic               int32
+	MaxPartitionsPerRequest             int32
+	ReplicaLagTimeMaxMs                 int64
+	NumReplicaFetchers                  int32
+	AutoLeaderRebalanceEnable           bool
+	LeaderImbalanceCheckIntervalSeconds int64
+	LeaderImbalancePerBrokerPercentage  int32
+	ControlledShutdownEnable            bool
+	ControlledShutdownMaxRetries        int32
+	ControlledShutdownRetryBackoffMs    int64
+	ReplicaFetchMaxBytes                int32
+	ReplicaFetchResponseMaxBytes        int32
+	ReplicaFetchWaitMaxMs               int32
+	ReplicaFetchMinBytes                int32
+	ReplicaFetchBackoffMs               int32
+	ReplicaSocketTimeoutMs              int32
+	ReplicationQuotaWindowNum           int32
+	ReplicationQuotaWindowSizeSeconds   int32
+	ControllerSocketTimeoutMs           int32
+	OffsetsTopicReplicationFactor       int16
+	OffsetsTopicNumPartitions           int32
+	OffsetsTopicSegmentBytes            int32
+	OffsetsCommitRequiredAcks           int16
+	OffsetsCommitTimeoutMs              int32
+	OffsetsRetentionMinutes             int32
+	OffsetsRetentionCheckIntervalMs     int64
+	OffsetsLoadBufferSize               int32
+	OffsetMetadataMaxBytes              int32
+	GroupMinSessionTimeoutMs            int32
+	GroupMaxSessionTimeoutMs            int32
+	GroupInitialRebalanceDelayMs        int32
+	GroupMaxSize                        int32
+	CompressionType                     string
+	LogMessageTimestampType             string
+	LogMessageTimestampDifferenceMaxMs  int64
+	ProducerIDExpirationMs              int64
+	MetricsListen                       string
+	TestFaultInjection                  bool
+	LogLevel                            string
+	LogFormat                           string
+	Source                              string
 
 	values  map[string]string       // raw value of every key set in the file or environment
 	sources map[string]ConfigSource // where each set key came from
@@ -83,6 +132,14 @@ func longKey(name, def, doc string, min int64, dst func(*Broker) *int64) keyDef 
 	return keyDef{name: name, typ: TypeLong, def: def, doc: doc, set: func(b *Broker, v string) error {
 		n, err := parseInt(v, 64, min)
 		*dst(b) = n
+		return err
+	}}
+}
+
+func doubleKey(name, def, doc string, min, max float64, dst func(*Broker) *float64) keyDef {
+	return keyDef{name: name, typ: TypeDouble, def: def, doc: doc, set: func(b *Broker, v string) error {
+		x, err := parseDouble(v, min, max)
+		*dst(b) = x
 		return err
 	}}
 }
@@ -131,6 +188,14 @@ var brokerKeys = []keyDef{
 		return nil
 	}},
 	{name: "broker.rack", typ: TypeString, null: true, doc: "rack of the broker, for rack-aware replica assignment", set: func(b *Broker, v string) error { b.BrokerRack = v; return nil }},
+	{name: "replica.selector.class", typ: TypeString, null: true, doc: "org.apache.kafka.common.replica.RackAwareReplicaSelector lets consumers that send a rack id fetch from a follower in their rack (KIP-392)", set: func(b *Broker, v string) error {
+		b.ReplicaSelectorClass = strings.TrimSpace(v)
+		switch b.ReplicaSelectorClass {
+		case "", "org.apache.kafka.common.replica.RackAwareReplicaSelector", "org.apache.kafka.common.replica.LeaderSelector":
+			return nil
+		}
+		return fmt.Errorf("unknown replica selector; Gregor has org.apache.kafka.common.replica.RackAwareReplicaSelector and LeaderSelector")
+	}},
 	{name: "log.dirs", typ: TypeString, null: true, doc: "directories holding the partition logs (comma-separated)", set: func(b *Broker, v string) error {
 		b.LogDirs = splitList(v)
 		if len(b.LogDirs) == 0 {
@@ -181,6 +246,15 @@ var brokerKeys = []keyDef{
 		b.LogCleanupPolicy = normalizePolicy(v)
 		return oneOf(b.LogCleanupPolicy, "delete", "compact", "compact,delete")
 	}},
+	boolKey("log.cleaner.enable", "true", "run the log cleaner (compaction of cleanup.policy=compact topics)", func(b *Broker) *bool { return &b.LogCleanerEnable }),
+	intKey("log.cleaner.threads", "1", "log cleaner goroutines", 0, func(b *Broker) *int32 { return &b.LogCleanerThreads }),
+	longKey("log.cleaner.dedupe.buffer.size", "134217728", "memory for the cleaners' key => offset maps, shared by all cleaner threads", 0, func(b *Broker) *int64 { return &b.LogCleanerDedupeBufferSize }),
+	doubleKey("log.cleaner.io.buffer.load.factor", "0.9", "how full a cleaner's key => offset map may get", 0, 1, func(b *Broker) *float64 { return &b.LogCleanerIOBufferLoadFactor }),
+	longKey("log.cleaner.backoff.ms", "15000", "how long a cleaner sleeps when no log needs cleaning", 0, func(b *Broker) *int64 { return &b.LogCleanerBackoffMs }),
+	doubleKey("log.cleaner.min.cleanable.ratio", "0.5", "default min.cleanable.dirty.ratio", 0, 1, func(b *Broker) *float64 { return &b.LogCleanerMinCleanableRatio }),
+	longKey("log.cleaner.min.compaction.lag.ms", "0", "default min.compaction.lag.ms", 0, func(b *Broker) *int64 { return &b.LogCleanerMinCompactionLagMs }),
+	longKey("log.cleaner.max.compaction.lag.ms", strconv.FormatInt(math.MaxInt64, 10), "default max.compaction.lag.ms", 1, func(b *Broker) *int64 { return &b.LogCleanerMaxCompactionLagMs }),
+	longKey("log.cleaner.delete.retention.ms", "86400000", "default delete.retention.ms", 0, func(b *Broker) *int64 { return &b.LogCleanerDeleteRetentionMs }),
 	intKey("message.max.bytes", "1048588", "largest record batch accepted", 0, func(b *Broker) *int32 { return &b.MessageMaxBytes }),
 	intKey("min.insync.replicas", "1", "replicas that must acknowledge an acks=all write", 1, func(b *Broker) *int32 { return &b.MinInsyncReplicas }),
 	boolKey("auto.create.topics.enable", "true", "create topics on first Metadata request", func(b *Broker) *bool { return &b.AutoCreateTopicsEnable }),
@@ -188,13 +262,55 @@ var brokerKeys = []keyDef{
 	boolKey("unclean.leader.election.enable", "false", "allow out-of-sync replicas to become leader", func(b *Broker) *bool { return &b.UncleanLeaderElectionEnable }),
 	intKey("socket.request.max.bytes", "104857600", "largest request frame accepted", 1, func(b *Broker) *int32 { return &b.SocketRequestMaxBytes }),
 	longKey("connections.max.idle.ms", "600000", "idle connections are closed after this", 1, func(b *Broker) *int64 { return &b.ConnectionsMaxIdleMs }),
+	intKey("max.connections", "2147483647", "connections the broker accepts at once; more are accepted and closed", 0, func(b *Broker) *int32 { return &b.MaxConnections }),
+	intKey("max.connections.per.ip", "2147483647", "connections accepted from one address at once; 0 = only the addresses of max.connections.per.ip.overrides", 0, func(b *Broker) *int32 { return &b.MaxConnectionsPerIP }),
+	{name: "max.connections.per.ip.overrides", typ: TypeString, def: "", doc: "per-address limits, host:count,... (host names are resolved at startup)", set: func(b *Broker, v string) (err error) {
+		b.MaxConnectionsPerIPOverrides, err = parseConnectionOverrides(v)
+		return err
+	}},
+	intKey("queued.max.requests", "500", "requests being handled at once (a long poll or acks=all wait does not count); more wait before being read", 1, func(b *Broker) *int32 { return &b.QueuedMaxRequests }),
+	longKey("queued.max.request.bytes", "268435456", "bytes of request frames held at once; a request that does not fit waits before being read. -1 = unbounded (Kafka's default); Gregor's default is 256 MiB", -1, func(b *Broker) *int64 { return &b.QueuedMaxRequestBytes }),
+	intKey("fetch.max.bytes", "57671680", "largest response a Fetch gets (the request's own max bytes is lowered to this)", 1024, func(b *Broker) *int32 { return &b.FetchMaxBytes }),
+	longKey("gregor.fetch.wait.max.ms", "30000", "longest a Fetch long poll waits, whatever its MaxWaitMillis (a client's default request.timeout.ms)", 0, func(b *Broker) *int64 { return &b.FetchWaitMaxMs }),
+	longKey("gregor.request.timeout.max.ms", "30000", "longest a request waits for replicas or the controller (acks=all produce, CreateTopics, CreatePartitions, DeleteTopics), whatever its own timeout", 0, func(b *Broker) *int64 { return &b.RequestTimeoutMaxMs }),
+	intKey("gregor.max.partitions.per.topic", "10000", "partitions a topic may have; CreateTopics/CreatePartitions above it answer INVALID_PARTITIONS", 1, func(b *Broker) *int32 { return &b.MaxPartitionsPerTopic }),
+	intKey("gregor.max.partitions.per.request", "10000", "partitions one CreateTopics/CreatePartitions request may create (Kafka's controller limit per operation); past it POLICY_VIOLATION", 1, func(b *Broker) *int32 { return &b.MaxPartitionsPerRequest }),
 	longKey("replica.lag.time.max.ms", "30000", "a follower behind longer than this leaves the ISR", 1, func(b *Broker) *int64 { return &b.ReplicaLagTimeMaxMs }),
+	intKey("num.replica.fetchers", "1", "fetcher goroutines per source broker", 1, func(b *Broker) *int32 { return &b.NumReplicaFetchers }),
+	intKey("replica.fetch.max.bytes", "1048576", "bytes a follower asks for per partition", 0, func(b *Broker) *int32 { return &b.ReplicaFetchMaxBytes }),
+	intKey("replica.fetch.response.max.bytes", "10485760", "bytes a follower asks for per fetch", 0, func(b *Broker) *int32 { return &b.ReplicaFetchResponseMaxBytes }),
+	intKey("replica.fetch.wait.max.ms", "500", "how long a follower's fetch waits on the leader for data", 0, func(b *Broker) *int32 { return &b.ReplicaFetchWaitMaxMs }),
+	intKey("replica.fetch.min.bytes", "1", "bytes a follower's fetch waits for", 1, func(b *Broker) *int32 { return &b.ReplicaFetchMinBytes }),
+	intKey("replica.fetch.backoff.ms", "1000", "pause after a failed replica fetch", 0, func(b *Broker) *int32 { return &b.ReplicaFetchBackoffMs }),
+	intKey("replica.socket.timeout.ms", "30000", "timeout of a replica fetch round trip", 1, func(b *Broker) *int32 { return &b.ReplicaSocketTimeoutMs }),
+	intKey("replication.quota.window.num", "11", "samples the replication throttles measure their rate over", 1, func(b *Broker) *int32 { return &b.ReplicationQuotaWindowNum }),
+	intKey("replication.quota.window.size.seconds", "1", "length of each replication throttle sample", 1, func(b *Broker) *int32 { return &b.ReplicationQuotaWindowSizeSeconds }),
+	intKey("controller.socket.timeout.ms", "30000", "timeout of a controller request to a broker", 1, func(b *Broker) *int32 { return &b.ControllerSocketTimeoutMs }),
 	{name: "offsets.topic.replication.factor", typ: TypeShort, def: "3", doc: "replication factor of __consumer_offsets", set: func(b *Broker, v string) error {
 		n, err := parseInt(v, 16, 1)
 		b.OffsetsTopicReplicationFactor = int16(n)
 		return err
 	}},
 	intKey("offsets.topic.num.partitions", "50", "partitions of __consumer_offsets", 1, func(b *Broker) *int32 { return &b.OffsetsTopicNumPartitions }),
+	intKey("offsets.topic.segment.bytes", "104857600", "segment.bytes of __consumer_offsets", 1, func(b *Broker) *int32 { return &b.OffsetsTopicSegmentBytes }),
+	{name: "offsets.commit.required.acks", typ: TypeShort, def: "-1", doc: "acks an offset commit waits for (-1: every in-sync replica)", set: func(b *Broker, v string) error {
+		n, err := parseInt(v, 16, -1)
+		b.OffsetsCommitRequiredAcks = int16(n)
+		if err == nil && n > 1 {
+			// The replica layer, like Kafka's ReplicaManager, knows only acks -1, 0 and 1.
+			return fmt.Errorf("must be -1, 0 or 1")
+		}
+		return err
+	}},
+	intKey("offsets.commit.timeout.ms", "5000", "how long an offset commit waits for its replicas", 1, func(b *Broker) *int32 { return &b.OffsetsCommitTimeoutMs }),
+	intKey("offsets.retention.minutes", "10080", "committed offsets of a group without members expire after this", 1, func(b *Broker) *int32 { return &b.OffsetsRetentionMinutes }),
+	longKey("offsets.retention.check.interval.ms", "600000", "how often expired offsets are looked for", 1, func(b *Broker) *int64 { return &b.OffsetsRetentionCheckIntervalMs }),
+	intKey("offsets.load.buffer.size", "5242880", "bytes read at a time when loading __consumer_offsets", 1, func(b *Broker) *int32 { return &b.OffsetsLoadBufferSize }),
+	intKey("offset.metadata.max.bytes", "4096", "largest metadata string of an offset commit", 0, func(b *Broker) *int32 { return &b.OffsetMetadataMaxBytes }),
+	intKey("group.min.session.timeout.ms", "6000", "smallest session timeout a group member may ask for", 0, func(b *Broker) *int32 { return &b.GroupMinSessionTimeoutMs }),
+	intKey("group.max.session.timeout.ms", "1800000", "largest session timeout a group member may ask for", 0, func(b *Broker) *int32 { return &b.GroupMaxSessionTimeoutMs }),
+	intKey("group.initial.rebalance.delay.ms", "3000", "how long the first rebalance of an empty group waits for more members", 0, func(b *Broker) *int32 { return &b.GroupInitialRebalanceDelayMs }),
+	intKey("group.max.size", "2147483647", "most members a group may have", 1, func(b *Broker) *int32 { return &b.GroupMaxSize }),
 	{name: "compression.type", typ: TypeString, def: "producer", doc: "compression of stored batches; producer keeps the producer's", set: func(b *Broker, v string) error {
 		b.CompressionType = v
 		return oneOf(v, "producer", "uncompressed", "gzip", "snappy", "lz4", "zstd")
@@ -203,8 +319,10 @@ var brokerKeys = []keyDef{
 		b.LogMessageTimestampType = v
 		return oneOf(v, "CreateTime", "LogAppendTime")
 	}},
+	longKey("log.message.timestamp.difference.max.ms", strconv.FormatInt(math.MaxInt64, 10), "largest difference between a CreateTime timestamp and the broker's clock", 0, func(b *Broker) *int64 { return &b.LogMessageTimestampDifferenceMaxMs }),
 	longKey("producer.id.expiration.ms", "86400000", "idle producer ids are forgotten after this", 1, func(b *Broker) *int64 { return &b.ProducerIDExpirationMs }),
 	{name: "gregor.metrics.listen", typ: TypeString, null: true, doc: "host:port of the Prometheus /metrics endpoint (unset: off)", set: func(b *Broker, v string) error { b.MetricsListen = v; return nil }},
+	boolKey("gregor.test.fault.injection", "false", "TEST SEAM, never in production: the log dirs live on a fault-injecting file system whose disk failures (write-error, short-write, fsync-error, enospc) tests arm over HTTP at /faults on gregor.metrics.listen", func(b *Broker) *bool { return &b.TestFaultInjection }),
 	{name: "gregor.log.level", typ: TypeString, def: "info", doc: "log level: debug, info, warn, error", set: func(b *Broker, v string) error {
 		b.LogLevel = strings.ToLower(v)
 		return oneOf(b.LogLevel, "trace", "debug", "info", "warn", "warning", "error")
@@ -216,14 +334,16 @@ var brokerKeys = []keyDef{
 	noEffect("num.network.threads", "3", TypeInt),
 	noEffect("num.io.threads", "8", TypeInt),
 	noEffect("num.recovery.threads.per.data.dir", "1", TypeInt),
-	noEffect("num.replica.fetchers", "1", TypeInt),
 	noEffect("socket.send.buffer.bytes", "102400", TypeInt),
 	noEffect("socket.receive.buffer.bytes", "102400", TypeInt),
 	noEffect("transaction.state.log.replication.factor", "3", TypeShort),
 	noEffect("transaction.state.log.min.isr", "2", TypeInt),
-	noEffect("group.initial.rebalance.delay.ms", "3000", TypeInt),
-	noEffect("auto.leader.rebalance.enable", "true", TypeBoolean),
-	noEffect("controlled.shutdown.enable", "true", TypeBoolean),
+	boolKey("auto.leader.rebalance.enable", "true", "move leadership back to preferred replicas when a broker's imbalance exceeds leader.imbalance.per.broker.percentage", func(b *Broker) *bool { return &b.AutoLeaderRebalanceEnable }),
+	longKey("leader.imbalance.check.interval.seconds", "300", "how often the controller checks leader imbalance", 1, func(b *Broker) *int64 { return &b.LeaderImbalanceCheckIntervalSeconds }),
+	intKey("leader.imbalance.per.broker.percentage", "10", "share of a broker's preferred partitions it may not lead before a rebalance", 0, func(b *Broker) *int32 { return &b.LeaderImbalancePerBrokerPercentage }),
+	boolKey("controlled.shutdown.enable", "true", "on SIGTERM, ask the controller to move leadership off this broker first", func(b *Broker) *bool { return &b.ControlledShutdownEnable }),
+	intKey("controlled.shutdown.max.retries", "3", "controlled-shutdown attempts before shutting down anyway", 0, func(b *Broker) *int32 { return &b.ControlledShutdownMaxRetries }),
+	longKey("controlled.shutdown.retry.backoff.ms", "5000", "pause between controlled-shutdown attempts", 0, func(b *Broker) *int64 { return &b.ControlledShutdownRetryBackoffMs }),
 }
 
 var keyIndex = func() map[string]*keyDef {
@@ -272,10 +392,12 @@ func Parse(data []byte, name string, environ []string) (*Broker, error) {
 		}
 		values[k], sources[k] = v, SourceStaticBroker
 	}
-	if err := applyEnv(values, sources, environ); err != nil {
+	envNames, err := applyEnv(values, sources, environ)
+	if err != nil {
 		return nil, err
 	}
-	return build(values, sources, name, true)
+	b, err := build(values, sources, name, true)
+	return b, blameEnv(err, envNames)
 }
 
 // scalarString turns a YAML value into Kafka's string form; lists become comma-separated.
@@ -299,30 +421,6 @@ func scalarString(v any) (string, error) {
 		return strings.Join(parts, ","), nil
 	}
 	return "", fmt.Errorf("value must be a string, number, boolean or list, not %T", v)
-}
-
-// envIgnored are KAFKA_* variables the Kafka container images use for the JVM, not for config.
-var envIgnored = map[string]bool{"KAFKA_HEAP_OPTS": true, "KAFKA_OPTS": true, "KAFKA_JMX_OPTS": true,
-	"KAFKA_LOG4J_OPTS": true, "KAFKA_JVM_PERFORMANCE_OPTS": true, "KAFKA_GC_LOG_OPTS": true,
-	"KAFKA_DEBUG": true, "KAFKA_VERSION": true, "KAFKA_HOME": true}
-
-// applyEnv maps KAFKA_LOG_DIRS → log.dirs ("___" → "_", "_" → "."), overriding the file.
-func applyEnv(values map[string]string, sources map[string]ConfigSource, environ []string) error {
-	for _, kv := range environ {
-		name, value, ok := strings.Cut(kv, "=")
-		if !ok || !strings.HasPrefix(name, "KAFKA_") || envIgnored[name] {
-			continue
-		}
-		key := strings.ToLower(strings.TrimPrefix(name, "KAFKA_"))
-		key = strings.ReplaceAll(key, "___", "\x00")
-		key = strings.ReplaceAll(key, "_", ".")
-		key = strings.ReplaceAll(key, "\x00", "_")
-		if keyIndex[key] == nil {
-			return &Error{File: "environment", Key: name, Reason: "does not name a broker config key (" + key + ")" + suggest(key)}
-		}
-		values[key], sources[key] = value, SourceStaticBroker
-	}
-	return nil
 }
 
 func build(values map[string]string, sources map[string]ConfigSource, name string, validate bool) (*Broker, error) {
@@ -398,7 +496,39 @@ func (b *Broker) validate() error {
 	if !hasListener(b.Listeners, b.InterBrokerListenerName) {
 		return &Error{File: name, Key: "inter.broker.listener.name", Value: b.InterBrokerListenerName, Reason: "is not one of listeners"}
 	}
+	if b.QueuedMaxRequestBytes > 0 && b.QueuedMaxRequestBytes < int64(b.SocketRequestMaxBytes) {
+		return &Error{File: name, Key: "queued.max.request.bytes", Value: strconv.FormatInt(b.QueuedMaxRequestBytes, 10),
+			Reason: fmt.Sprintf("must be at least socket.request.max.bytes (%d), or -1", b.SocketRequestMaxBytes)}
+	}
+	if b.QueuedMaxRequestBytes == 0 {
+		return &Error{File: name, Key: "queued.max.request.bytes", Value: "0", Reason: "must be positive, or -1 for unbounded"}
+	}
+	if b.TestFaultInjection && b.MetricsListen == "" {
+		return &Error{File: name, Key: "gregor.test.fault.injection", Value: "true", Reason: "needs gregor.metrics.listen, where its /faults endpoint is served"}
+	}
+	if b.MaxConnectionsPerIP == 0 && len(b.MaxConnectionsPerIPOverrides) == 0 {
+		return &Error{File: name, Key: "max.connections.per.ip", Value: "0", Reason: "can be set to zero only if max.connections.per.ip.overrides is set"}
+	}
 	return nil
+}
+
+// parseConnectionOverrides reads max.connections.per.ip.overrides, "host:count,host:count"; the
+// count follows the last colon, so IPv6 addresses work.
+func parseConnectionOverrides(v string) (map[string]int, error) {
+	out := map[string]int{}
+	for _, part := range splitList(v) {
+		i := strings.LastIndex(part, ":")
+		if i <= 0 {
+			return nil, fmt.Errorf("%q is not host:count", part)
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(part[i+1:]))
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%q: the count must be an integer >= 0", part)
+		}
+		host := strings.Trim(strings.TrimSpace(part[:i]), "[]")
+		out[host] = n
+	}
+	return out, nil
 }
 
 func hasListener(ls []Listener, name string) bool {
@@ -512,8 +642,8 @@ func (b *Broker) Get(name string) (string, ConfigSource, bool) {
 	return k.def, SourceDefault, true
 }
 
-// Describe lists every broker config for DescribeConfigs(BROKER). Static configs are read-only:
-// Gregor has no dynamic broker configs yet.
+// Describe lists every static broker config for DescribeConfigs(BROKER), all read-only: the
+// few dynamic ones are added by DescribeDynamic.
 func (b *Broker) Describe() []ConfigEntry {
 	out := make([]ConfigEntry, 0, len(brokerKeys))
 	for _, k := range brokerKeys {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -110,6 +111,19 @@ func TestTopicConfigs(t *testing.T) {
 	if e := rows["cleanup.policy"]; e.Value != "delete" || e.Source != SourceDefault {
 		t.Fatalf("cleanup.policy row %+v", e)
 	}
+
+	// message.timestamp.difference.max.ms: Kafka's Long.MaxValue default, the broker key, then
+	// the topic override.
+	if tc, _ := b.TopicConfig(nil); tc.TimestampDiffMaxMs != 1<<63-1 {
+		t.Fatalf("default timestamp difference %d", tc.TimestampDiffMaxMs)
+	}
+	b2, _ := Parse([]byte(minimal+"log.message.timestamp.difference.max.ms: 3600000\n"), "f", nil)
+	if tc, _ := b2.TopicConfig(nil); tc.TimestampDiffMaxMs != 3600000 {
+		t.Fatalf("broker timestamp difference %d", tc.TimestampDiffMaxMs)
+	}
+	if tc, _ := b2.TopicConfig(map[string]string{"message.timestamp.difference.max.ms": "60000"}); tc.TimestampDiffMaxMs != 60000 {
+		t.Fatalf("topic timestamp difference %d", tc.TimestampDiffMaxMs)
+	}
 }
 
 func TestExampleConfigsLoad(t *testing.T) {
@@ -143,4 +157,83 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("accepted an invalid config: %+v", b)
 		}
 	})
+}
+
+// TestCleanerConfigs: the log.cleaner.* broker keys have Kafka's defaults and supply the
+// compaction topic configs' defaults; a topic override wins.
+func TestCleanerConfigs(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		yaml      string
+		overrides map[string]string
+		want      Topic
+	}{
+		{"defaults", "", nil, Topic{CleanupPolicy: "delete", DeleteRetentionMs: 86400000, MinCompactionLagMs: 0,
+			MaxCompactionLagMs: math.MaxInt64, MinCleanableDirtyRatio: 0.5}},
+		{"broker keys", "log.cleaner.delete.retention.ms: 1000\nlog.cleaner.min.compaction.lag.ms: 5\n" +
+			"log.cleaner.max.compaction.lag.ms: 60000\nlog.cleaner.min.cleanable.ratio: 0.1\nlog.cleanup.policy: compact\n", nil,
+			Topic{CleanupPolicy: "compact", DeleteRetentionMs: 1000, MinCompactionLagMs: 5, MaxCompactionLagMs: 60000, MinCleanableDirtyRatio: 0.1}},
+		{"topic overrides", "log.cleaner.delete.retention.ms: 1000\n", map[string]string{"cleanup.policy": "delete,compact",
+			"delete.retention.ms": "7", "min.compaction.lag.ms": "8", "max.compaction.lag.ms": "9", "min.cleanable.dirty.ratio": "0.01"},
+			Topic{CleanupPolicy: "compact,delete", DeleteRetentionMs: 7, MinCompactionLagMs: 8, MaxCompactionLagMs: 9, MinCleanableDirtyRatio: 0.01}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := Parse([]byte(minimal+tc.yaml), "f", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := b.TopicConfig(tc.overrides)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.CleanupPolicy != tc.want.CleanupPolicy || got.DeleteRetentionMs != tc.want.DeleteRetentionMs ||
+				got.MinCompactionLagMs != tc.want.MinCompactionLagMs || got.MaxCompactionLagMs != tc.want.MaxCompactionLagMs ||
+				got.MinCleanableDirtyRatio != tc.want.MinCleanableDirtyRatio {
+				t.Fatalf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+	b := Default()
+	if !b.LogCleanerEnable || b.LogCleanerThreads != 1 || b.LogCleanerDedupeBufferSize != 128<<20 ||
+		b.LogCleanerBackoffMs != 15000 || b.LogCleanerIOBufferLoadFactor != 0.9 {
+		t.Fatalf("cleaner defaults %+v", b)
+	}
+	if _, err := Parse([]byte(minimal+"log.cleaner.min.cleanable.ratio: 1.5\n"), "f", nil); err == nil {
+		t.Fatal("ratio 1.5 accepted")
+	}
+}
+
+func TestConnectionAndRequestLimits(t *testing.T) {
+	b, err := Parse([]byte(minimal), "f", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.MaxConnections != 1<<31-1 || b.MaxConnectionsPerIP != 1<<31-1 || len(b.MaxConnectionsPerIPOverrides) != 0 ||
+		b.QueuedMaxRequests != 500 || b.QueuedMaxRequestBytes != 256<<20 || b.FetchMaxBytes != 55<<20 ||
+		b.FetchWaitMaxMs != 30000 || b.RequestTimeoutMaxMs != 30000 || b.MaxPartitionsPerTopic != 10000 || b.MaxPartitionsPerRequest != 10000 {
+		t.Fatalf("limit defaults: %+v", b)
+	}
+	b, err = Parse([]byte(minimal+"max.connections.per.ip: 0\nmax.connections.per.ip.overrides: \"10.0.0.1:5, broker-2:100,[::1]:7\"\nqueued.max.request.bytes: -1\n"), "f", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := b.MaxConnectionsPerIPOverrides; len(o) != 3 || o["10.0.0.1"] != 5 || o["broker-2"] != 100 || o["::1"] != 7 || b.QueuedMaxRequestBytes != -1 {
+		t.Fatalf("overrides %v, pool %d", o, b.QueuedMaxRequestBytes)
+	}
+	for _, tc := range []struct{ yaml, key string }{
+		{"max.connections.per.ip: 0\n", "max.connections.per.ip"},
+		{"max.connections.per.ip.overrides: host\n", "max.connections.per.ip.overrides"},
+		{"max.connections.per.ip.overrides: \"host:-1\"\n", "max.connections.per.ip.overrides"},
+		{"queued.max.request.bytes: 1000\n", "queued.max.request.bytes"},
+		{"queued.max.request.bytes: 0\n", "queued.max.request.bytes"},
+		{"queued.max.requests: 0\n", "queued.max.requests"},
+		{"fetch.max.bytes: 10\n", "fetch.max.bytes"},
+		{"gregor.max.partitions.per.topic: 0\n", "gregor.max.partitions.per.topic"},
+	} {
+		_, err := Parse([]byte(minimal+tc.yaml), "f", nil)
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Key != tc.key {
+			t.Errorf("%q: error %v, want one naming %s", tc.yaml, err, tc.key)
+		}
+	}
 }

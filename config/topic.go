@@ -24,6 +24,11 @@ type Topic struct {
 	FileDeleteDelayMs           int64
 	MessageTimestampType        string
 	UncleanLeaderElectionEnable bool
+	DeleteRetentionMs           int64
+	MinCompactionLagMs          int64
+	MaxCompactionLagMs          int64
+	MinCleanableDirtyRatio      float64
+	TimestampDiffMaxMs          int64 // message.timestamp.difference.max.ms
 }
 
 // topicDef is one topic-level config: Kafka's name, type, the broker property that supplies its
@@ -46,7 +51,7 @@ var topicDefs = []topicDef{
 		func(v string) error { return oneOf(normalizePolicy(v), "delete", "compact", "compact,delete") }, "delete or compact old segments"},
 	{"compression.type", TypeString, []string{"compression.type"}, func(b *Broker) string { return b.CompressionType },
 		func(v string) error { return oneOf(v, "producer", "uncompressed", "gzip", "snappy", "lz4", "zstd") }, "compression of stored batches"},
-	{"delete.retention.ms", TypeLong, []string{"log.cleaner.delete.retention.ms"}, func(*Broker) string { return "86400000" }, intCheck(64, 0), "how long compaction keeps tombstones"},
+	{"delete.retention.ms", TypeLong, []string{"log.cleaner.delete.retention.ms"}, func(b *Broker) string { return i64(b.LogCleanerDeleteRetentionMs) }, intCheck(64, 0), "how long compaction keeps tombstones"},
 	{"file.delete.delay.ms", TypeLong, []string{"log.segment.delete.delay.ms"}, func(b *Broker) string { return i64(b.LogDeleteDelayMs) }, intCheck(64, 0), "delay before deleted segment files are removed"},
 	{"flush.messages", TypeLong, []string{"log.flush.interval.messages"}, func(b *Broker) string { return i64(b.LogFlushIntervalMessages) }, intCheck(64, 1), "messages between fsyncs"},
 	{"flush.ms", TypeLong, []string{"log.flush.interval.ms"}, func(b *Broker) string {
@@ -55,19 +60,21 @@ var topicDefs = []topicDef{
 		}
 		return i64(b.LogFlushIntervalMs)
 	}, intCheck(64, 0), "time between fsyncs"},
-	{"follower.replication.throttled.replicas", TypeList, nil, func(*Broker) string { return "" }, func(string) error { return nil }, "throttled follower replicas"},
+	{FollowerThrottledReplicas, TypeList, nil, func(*Broker) string { return "" }, throttledReplicasCheck(FollowerThrottledReplicas), "replicas (partition:broker, or *) whose fetching as followers is throttled by follower.replication.throttled.rate"},
 	{"index.interval.bytes", TypeInt, []string{"log.index.interval.bytes"}, func(b *Broker) string { return i64(int64(b.LogIndexIntervalBytes)) }, intCheck(32, 0), "bytes between offset index entries"},
-	{"leader.replication.throttled.replicas", TypeList, nil, func(*Broker) string { return "" }, func(string) error { return nil }, "throttled leader replicas"},
-	{"max.compaction.lag.ms", TypeLong, []string{"log.cleaner.max.compaction.lag.ms"}, func(*Broker) string { return i64(math.MaxInt64) }, intCheck(64, 1), "longest a record stays uncompacted"},
+	{LeaderThrottledReplicas, TypeList, nil, func(*Broker) string { return "" }, throttledReplicasCheck(LeaderThrottledReplicas), "replicas (partition:broker, or *) whose serving of followers as leaders is throttled by leader.replication.throttled.rate"},
+	{"max.compaction.lag.ms", TypeLong, []string{"log.cleaner.max.compaction.lag.ms"}, func(b *Broker) string { return i64(b.LogCleanerMaxCompactionLagMs) }, intCheck(64, 1), "longest a record stays uncompacted"},
 	{"max.message.bytes", TypeInt, []string{"message.max.bytes"}, func(b *Broker) string { return i64(int64(b.MessageMaxBytes)) }, intCheck(32, 0), "largest record batch"},
 	{"message.downconversion.enable", TypeBoolean, []string{"log.message.downconversion.enable"}, func(*Broker) string { return "true" },
 		func(v string) error { _, err := parseBool(v); return err }, "down-convert for old consumers"},
-	{"message.timestamp.difference.max.ms", TypeLong, []string{"log.message.timestamp.difference.max.ms"}, func(*Broker) string { return i64(math.MaxInt64) }, intCheck(64, 0), "largest accepted timestamp skew"},
+	{"message.timestamp.difference.max.ms", TypeLong, []string{"log.message.timestamp.difference.max.ms"}, func(b *Broker) string { return i64(b.LogMessageTimestampDifferenceMaxMs) }, intCheck(64, 0), "largest accepted timestamp skew"},
 	{"message.timestamp.type", TypeString, []string{"log.message.timestamp.type"}, func(b *Broker) string { return b.LogMessageTimestampType },
 		func(v string) error { return oneOf(v, "CreateTime", "LogAppendTime") }, "CreateTime or LogAppendTime"},
-	{"min.cleanable.dirty.ratio", TypeDouble, []string{"log.cleaner.min.cleanable.ratio"}, func(*Broker) string { return "0.5" },
+	{"min.cleanable.dirty.ratio", TypeDouble, []string{"log.cleaner.min.cleanable.ratio"}, func(b *Broker) string {
+		return strconv.FormatFloat(b.LogCleanerMinCleanableRatio, 'f', -1, 64)
+	},
 		func(v string) error { _, err := parseDouble(v, 0, 1); return err }, "dirty ratio that triggers compaction"},
-	{"min.compaction.lag.ms", TypeLong, []string{"log.cleaner.min.compaction.lag.ms"}, func(*Broker) string { return "0" }, intCheck(64, 0), "shortest a record stays uncompacted"},
+	{"min.compaction.lag.ms", TypeLong, []string{"log.cleaner.min.compaction.lag.ms"}, func(b *Broker) string { return i64(b.LogCleanerMinCompactionLagMs) }, intCheck(64, 0), "shortest a record stays uncompacted"},
 	{"min.insync.replicas", TypeInt, []string{"min.insync.replicas"}, func(b *Broker) string { return i64(int64(b.MinInsyncReplicas)) }, intCheck(32, 1), "replicas an acks=all write needs"},
 	{"preallocate", TypeBoolean, []string{"log.preallocate"}, func(*Broker) string { return "false" },
 		func(v string) error { _, err := parseBool(v); return err }, "preallocate segment files"},
@@ -135,6 +142,7 @@ func (b *Broker) TopicConfig(overrides map[string]string) (Topic, error) {
 	}
 	n := func(name string) int64 { v, _ := strconv.ParseInt(strings.TrimSpace(get(name)), 10, 64); return v }
 	unclean, _ := parseBool(get("unclean.leader.election.enable"))
+	ratio, _ := parseDouble(get("min.cleanable.dirty.ratio"), 0, 1)
 	return Topic{
 		CleanupPolicy:               normalizePolicy(get("cleanup.policy")),
 		CompressionType:             get("compression.type"),
@@ -151,6 +159,11 @@ func (b *Broker) TopicConfig(overrides map[string]string) (Topic, error) {
 		FileDeleteDelayMs:           n("file.delete.delay.ms"),
 		MessageTimestampType:        get("message.timestamp.type"),
 		UncleanLeaderElectionEnable: unclean,
+		DeleteRetentionMs:           n("delete.retention.ms"),
+		MinCompactionLagMs:          n("min.compaction.lag.ms"),
+		MaxCompactionLagMs:          n("max.compaction.lag.ms"),
+		MinCleanableDirtyRatio:      ratio,
+		TimestampDiffMaxMs:          n("message.timestamp.difference.max.ms"),
 	}, nil
 }
 

@@ -36,53 +36,98 @@ func TestAssignReplicasKafkaExamples(t *testing.T) {
 	}
 }
 
-func TestAssignReplicasErrorsAndInvariants(t *testing.T) {
-	if _, err := AssignReplicas(metas(1, 2), 3, 3, 0, -1, -1); !errors.Is(err, ErrInvalidReplicationFactor) {
-		t.Fatalf("rf > brokers: %v", err)
+func TestAssignReplicasErrors(t *testing.T) {
+	cases := []struct {
+		name    string
+		brokers []BrokerMeta
+		parts   int32
+		rf      int16
+		want    error
+	}{
+		{"rf > brokers", metas(1, 2), 3, 3, ErrInvalidReplicationFactor},
+		{"rf 0", metas(1, 2), 3, 0, ErrInvalidReplicationFactor},
+		{"0 partitions", metas(1), 0, 1, ErrInvalidPartitions},
+		{"negative partitions", metas(1), -2, 1, ErrInvalidPartitions},
+		{"mixed racks", []BrokerMeta{{1, "a"}, {2, ""}}, 1, 1, ErrInvalidReplicaAssignment},
 	}
-	if _, err := AssignReplicas(metas(1), 0, 1, 0, -1, -1); !errors.Is(err, ErrInvalidPartitions) {
-		t.Fatalf("0 partitions: %v", err)
-	}
-	if _, err := AssignReplicas([]BrokerMeta{{1, "a"}, {2, ""}}, 1, 1, 0, -1, -1); !errors.Is(err, ErrInvalidReplicaAssignment) {
-		t.Fatalf("mixed racks: %v", err)
-	}
-	// Random start/shift: every partition has rf distinct brokers; leaders are spread evenly.
-	got, _ := AssignReplicas(metas(1, 2, 3, 4), 8, 3, 0, -1, -1)
-	leaders := map[int32]int{}
-	for p, rs := range got {
-		seen := map[int32]bool{}
-		for _, r := range rs {
-			if seen[r] {
-				t.Fatalf("partition %d has broker %d twice: %v", p, r, rs)
-			}
-			seen[r] = true
-		}
-		leaders[rs[0]]++
-	}
-	for b, n := range leaders {
-		if n != 2 {
-			t.Fatalf("broker %d leads %d of 8 partitions", b, n)
+	for _, tc := range cases {
+		got, err := AssignReplicas(tc.brokers, tc.parts, tc.rf, 0, -1, -1)
+		if !errors.Is(err, tc.want) || got != nil {
+			t.Errorf("%s: %v, %v; want no assignment and %v", tc.name, got, err, tc.want)
 		}
 	}
-	// Rack aware: the replicas of each partition span all racks.
+}
+
+// TestAssignReplicasInvariants: with random start and shift (many draws), every assignment
+// has exactly the requested partitions, numbered from startPartition, each with rf distinct
+// brokers of the cluster; leaders are spread evenly; with racks, each partition spans
+// min(rf, racks) racks.
+func TestAssignReplicasInvariants(t *testing.T) {
 	racked := []BrokerMeta{{1, "a"}, {2, "a"}, {3, "b"}, {4, "b"}, {5, "c"}, {6, "c"}}
-	got, _ = AssignReplicas(racked, 12, 3, 0, -1, -1)
-	rackOf := map[int32]string{}
-	for _, b := range racked {
-		rackOf[b.ID] = b.Rack
+	cases := []struct {
+		name      string
+		brokers   []BrokerMeta
+		parts     int32
+		rf        int16
+		startPart int32
+		racks     int // racks each partition's replicas must span; 0 without racks
+	}{
+		{"4 brokers 8 partitions rf 3", metas(1, 2, 3, 4), 8, 3, 0, 0},
+		{"3 brokers 7 partitions rf 2", metas(5, 9, 7), 7, 2, 0, 0},
+		{"rf = brokers", metas(1, 2, 3), 3, 3, 0, 0},
+		{"added partitions 3..4", metas(1, 2, 3), 2, 1, 3, 0},
+		{"racks 12 partitions rf 3", racked, 12, 3, 0, 3},
+		{"racks rf 2", racked, 6, 2, 0, 2},
+		{"racks, added partitions", racked, 5, 3, 7, 3},
 	}
-	for p, rs := range got {
-		rk := map[string]bool{}
-		for _, r := range rs {
-			rk[rackOf[r]] = true
-		}
-		if len(rk) != 3 {
-			t.Fatalf("partition %d replicas %v span racks %v", p, rs, rk)
+	for _, tc := range cases {
+		for draw := 0; draw < 20; draw++ {
+			got, err := AssignReplicas(tc.brokers, tc.parts, tc.rf, tc.startPart, -1, -1)
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			if len(got) != int(tc.parts) {
+				t.Fatalf("%s: %d partitions assigned, want %d: %v", tc.name, len(got), tc.parts, got)
+			}
+			member, rackOf := map[int32]bool{}, map[int32]string{}
+			for _, b := range tc.brokers {
+				member[b.ID], rackOf[b.ID] = true, b.Rack
+			}
+			leaders := map[int32]int{}
+			for p := tc.startPart; p < tc.startPart+tc.parts; p++ {
+				rs, ok := got[p]
+				if !ok {
+					t.Fatalf("%s: partition %d missing: %v", tc.name, p, got)
+				}
+				if len(rs) != int(tc.rf) {
+					t.Fatalf("%s: partition %d has %d replicas, want %d: %v", tc.name, p, len(rs), tc.rf, rs)
+				}
+				seen, racks := map[int32]bool{}, map[string]bool{}
+				for _, r := range rs {
+					if seen[r] || !member[r] {
+						t.Fatalf("%s: partition %d replicas %v: broker %d repeated or not in the cluster", tc.name, p, rs, r)
+					}
+					seen[r], racks[rackOf[r]] = true, true
+				}
+				if tc.racks > 0 && len(racks) != tc.racks {
+					t.Fatalf("%s: partition %d replicas %v span racks %v, want %d", tc.name, p, rs, racks, tc.racks)
+				}
+				leaders[rs[0]]++
+			}
+			lo, hi := int(tc.parts)/len(tc.brokers), (int(tc.parts)+len(tc.brokers)-1)/len(tc.brokers)
+			for b, n := range leaders {
+				if n < lo || n > hi {
+					t.Fatalf("%s: broker %d leads %d of %d partitions, want %d..%d: %v", tc.name, b, n, tc.parts, lo, hi, got)
+				}
+			}
+			if hi == lo && len(leaders) != len(tc.brokers) {
+				t.Fatalf("%s: only %d of %d brokers lead: %v", tc.name, len(leaders), len(tc.brokers), got)
+			}
 		}
 	}
 	// Partition additions continue the pattern from startPartition.
-	add, _ := AssignReplicas(metas(1, 2, 3), 2, 1, 3, 0, 0)
-	if fmt.Sprint(add) != "map[3:[1] 4:[2]]" {
-		t.Fatalf("added partitions %v", add)
+	add, err := AssignReplicas(metas(1, 2, 3), 2, 1, 3, 0, 0)
+	if err != nil || fmt.Sprint(add) != "map[3:[1] 4:[2]]" {
+		t.Fatalf("added partitions %v %v", add, err)
 	}
 }

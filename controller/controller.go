@@ -23,6 +23,14 @@ type Options struct {
 	UncleanLeaderElectionEnable bool
 	Dial                        func(ctx context.Context, network, addr string) (net.Conn, error)
 	InterBrokerListener         string
+	// SocketTimeout bounds one request to a broker (controller.socket.timeout.ms, 30 s).
+	SocketTimeout time.Duration
+	// AutoLeaderRebalance (auto.leader.rebalance.enable) moves leadership back to preferred
+	// replicas every LeaderImbalanceCheckInterval when a broker leads fewer than
+	// 100-LeaderImbalancePercentage percent of the partitions it prefers.
+	AutoLeaderRebalance          bool
+	LeaderImbalanceCheckInterval time.Duration
+	LeaderImbalancePercentage    int32
 }
 
 // Controller is this broker's controller module; at most one broker's is active at a time.
@@ -41,9 +49,10 @@ type Controller struct {
 	epoch  atomic.Int32
 
 	// Owned by the event goroutine.
-	sessCtx    context.Context
-	sessCancel context.CancelFunc
-	st         *state // nil unless active
+	shuttingDown bool // Stop began: never run for controller again
+	sessCtx      context.Context
+	sessCancel   context.CancelFunc
+	st           *state // nil unless active
 }
 
 // New returns a stopped controller; Start runs it.
@@ -59,6 +68,9 @@ func New(o Options) *Controller {
 	}
 	if o.InterBrokerListener == "" {
 		o.InterBrokerListener = "PLAINTEXT"
+	}
+	if o.LeaderImbalanceCheckInterval <= 0 {
+		o.LeaderImbalanceCheckInterval = 300 * time.Second
 	}
 	c := &Controller{o: o, log: o.Logger.WithField("component", "controller"),
 		events: make(chan func(), 4096), stopping: make(chan struct{}), loopDone: make(chan struct{})}
@@ -85,6 +97,7 @@ func (c *Controller) Stop() {
 		}
 		done := make(chan struct{})
 		c.enqueue(func() {
+			c.shuttingDown = true
 			if c.st != nil {
 				if err := c.o.ZK.DeleteController(c.o.BrokerID); err != nil {
 					c.log.WithError(err).Debug("deleting /controller on shutdown")
@@ -201,7 +214,8 @@ func (c *Controller) elect() {
 }
 
 func (c *Controller) tryElect() {
-	if c.st != nil {
+	// A broker shutting down must not win the election its own resignation triggers.
+	if c.st != nil || c.shuttingDown {
 		return
 	}
 	epoch, zkVersion, err := c.o.ZK.Elect(c.o.BrokerID)
@@ -246,7 +260,7 @@ func (c *Controller) resign(why string) {
 	c.log.WithField("reason", why).Info("resigning as controller")
 	c.st.cancel()
 	for _, ch := range c.st.channels {
-		ch.stop()
+		ch.Stop()
 	}
 	c.st = nil
 	c.active.Store(false)

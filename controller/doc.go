@@ -3,7 +3,10 @@
 // partitions get a leader and ISR written to .../partitions/<p>/state; a dead leader is replaced
 // by the next live ISR member), topic creation (picked up from /brokers/topics, whoever wrote
 // it) and deletion (/admin/delete_topics), and the LeaderAndIsr / UpdateMetadata / StopReplica
-// requests that tell brokers what to do, sent over the Kafka protocol.
+// requests that tell brokers what to do, sent over the Kafka protocol. A broker whose log
+// directory failed (KIP-112) is asked, on its /log_dir_event_notification, which replicas are
+// offline: those answering KAFKA_STORAGE_ERROR to a LeaderAndIsr lose leadership and ISR
+// membership and are never elected until the broker restarts (logdirs.go).
 //
 // It must not touch a broker's logs or metadata cache directly: even the controller's own broker
 // learns its state from the requests, as in Kafka. ZooKeeper access goes through zkmeta.

@@ -3,6 +3,7 @@ package controller
 import (
 	"sort"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gregor-broker/gregor/zkmeta"
@@ -23,7 +24,7 @@ func (c *Controller) send(broker int32, req kmsg.Request, cb func(kmsg.Response,
 		}
 		return
 	}
-	ch.send(req, cb)
+	ch.Send(req, cb)
 }
 
 type controllerError string
@@ -94,15 +95,27 @@ func (c *Controller) sendLeaderAndIsr(broker int32, parts []tpKey, isNew bool) {
 			}
 		}
 	}
+	term, brokerEpoch := c.st, req.BrokerEpoch
 	c.send(broker, req, func(resp kmsg.Response, err error) {
-		if r, ok := resp.(*kmsg.LeaderAndISRResponse); ok && err == nil {
-			for _, t := range r.Topics {
-				for _, p := range t.Partitions {
-					if p.ErrorCode != 0 {
-						c.log.WithFields(map[string]any{"broker": broker, "partition": p.Partition, "error_code": p.ErrorCode}).Warn("LeaderAndIsr partition error")
-					}
+		r, ok := resp.(*kmsg.LeaderAndISRResponse)
+		if !ok || err != nil {
+			return
+		}
+		for _, t := range r.Topics {
+			for _, p := range t.Partitions {
+				if p.ErrorCode != 0 && p.ErrorCode != kerr.KafkaStorageError.Code {
+					c.log.WithFields(map[string]any{"broker": broker, "partition": p.Partition, "error_code": p.ErrorCode}).Warn("LeaderAndIsr partition error")
 				}
 			}
+		}
+		// Replicas in a failed log dir (Kafka's handleLeaderAndIsrResponse): handled on the
+		// event goroutine, if the term and the broker's registration are still those asked.
+		if offline := storageErrors(req, r); len(offline) > 0 {
+			c.enqueue(func() {
+				if c.st == term && c.isLive(broker) && c.st.live[broker].Epoch == brokerEpoch {
+					c.onReplicasOffline(broker, offline)
+				}
+			})
 		}
 	})
 }
@@ -138,7 +151,7 @@ func (c *Controller) sendUpdateMetadata(brokers []int32, parts []tpKey) {
 			ps.ISR, ps.ZKVersion = append([]int32(nil), s.ISR...), s.ZkVersion
 			ps.Replicas = append([]int32(nil), t.a.Partitions[k.partition]...)
 			for _, r := range ps.Replicas {
-				if !c.isLive(r) {
+				if !c.replicaOnline(r, k.topic, k.partition) {
 					ps.OfflineReplicas = append(ps.OfflineReplicas, r)
 				}
 			}

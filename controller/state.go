@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gregor-broker/gregor/broker/interbroker"
 	"github.com/gregor-broker/gregor/zkmeta"
 )
 
@@ -17,9 +18,16 @@ type state struct {
 	ctx            context.Context // the term: watches set while active
 	cancel         context.CancelFunc
 	live           map[int32]zkmeta.BrokerInfo
-	channels       map[int32]*channel
+	channels       map[int32]*interbroker.Queue
 	topics         map[string]*topicState
 	deleting       map[string]map[partitionReplica]bool // pending replica deletions per topic
+	// shuttingDown holds brokers in controlled shutdown: live, but never elected leader nor
+	// taken back into an ISR (Kafka's shuttingDownBrokerIds). Cleared when they leave.
+	shuttingDown map[int32]bool
+	reassigning  map[tpKey]*reassignment // partitions in motion (reassign.go)
+	// offlineReplicas are, per broker, the replicas it answered KAFKA_STORAGE_ERROR for: in a
+	// failed log directory (logdirs.go). Cleared when the broker dies or restarts.
+	offlineReplicas map[int32]map[tpKey]bool
 }
 
 type topicState struct {
@@ -51,14 +59,19 @@ func (c *Controller) endpoint(b zkmeta.BrokerInfo) (zkmeta.Endpoint, bool) {
 
 func (c *Controller) startChannel(b zkmeta.BrokerInfo) {
 	if old := c.st.channels[b.ID]; old != nil {
-		old.stop()
+		old.Stop()
 	}
 	e, ok := c.endpoint(b)
 	if !ok {
 		c.log.WithField("broker", b.ID).Warn("broker registration has no endpoint")
 		return
 	}
-	c.st.channels[b.ID] = newChannel(b.ID, net.JoinHostPort(e.Host, strconv.Itoa(e.Port)), c.o.Dial, c.log)
+	c.st.channels[b.ID] = interbroker.NewQueue(b.ID, net.JoinHostPort(e.Host, strconv.Itoa(e.Port)), interbroker.Options{
+		ClientID:       "gregor-controller-" + itoa(c.o.BrokerID),
+		Dial:           c.o.Dial,
+		RequestTimeout: c.o.SocketTimeout,
+		Logger:         c.log,
+	})
 }
 
 // onFailover is Kafka's onControllerFailover: load everything from ZooKeeper, arm the watches,
@@ -66,25 +79,32 @@ func (c *Controller) startChannel(b zkmeta.BrokerInfo) {
 func (c *Controller) onFailover(epoch, epochZkVersion int32) {
 	ctx, cancel := context.WithCancel(c.sessCtx)
 	c.st = &state{epoch: epoch, epochZkVersion: epochZkVersion, ctx: ctx, cancel: cancel,
-		live: map[int32]zkmeta.BrokerInfo{}, channels: map[int32]*channel{}, topics: map[string]*topicState{},
-		deleting: map[string]map[partitionReplica]bool{}}
+		live: map[int32]zkmeta.BrokerInfo{}, channels: map[int32]*interbroker.Queue{}, topics: map[string]*topicState{},
+		deleting: map[string]map[partitionReplica]bool{}, shuttingDown: map[int32]bool{}, reassigning: map[tpKey]*reassignment{},
+		offlineReplicas: map[int32]map[tpKey]bool{}}
 	c.epoch.Store(epoch)
 	c.active.Store(true)
 	if err := c.o.ZK.WriteFeature(); err != nil {
 		c.log.WithError(err).Warn("writing /feature")
 	}
+	began := time.Now()
 	if !c.loadBrokers() || !c.loadTopics() {
 		return
 	}
+	c.onLogDirEvent(false)
+	if c.st == nil {
+		return
+	}
+	loaded := time.Now()
+	var changed []tpKey
 	for name, t := range c.st.topics {
-		c.bringOnline(name, t)
+		changed = append(changed, c.bringOnline(name, t)...)
 		if c.st == nil {
 			return
 		}
 	}
-	if c.st == nil {
-		return
-	}
+	c.log.WithFields(map[string]any{"load": loaded.Sub(began).String(), "elect": time.Since(loaded).String(),
+		"partitions_changed": len(changed)}).Info("failover: cluster state loaded, offline partitions elected")
 	// Every live broker learns every partition it hosts and the full metadata.
 	all := c.allPartitions()
 	for id := range c.st.live {
@@ -92,6 +112,9 @@ func (c *Controller) onFailover(epoch, epochZkVersion int32) {
 	}
 	c.sendUpdateMetadata(c.liveIDs(), all)
 	c.onTopicDeletion()
+	c.resumeReassignments()
+	c.onPreferredElection()
+	c.scheduleRebalance(5 * time.Second)
 }
 
 type tpKey struct {

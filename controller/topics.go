@@ -2,6 +2,7 @@ package controller
 
 import (
 	"errors"
+	"sync"
 
 	"github.com/gregor-broker/gregor/zkmeta"
 )
@@ -37,38 +38,160 @@ func (c *Controller) loadTopic(name string) *topicState {
 		c.st.topics[name] = t
 	}
 	t.a = a
+	var missing []tpKey
 	for p := range a.Partitions {
 		if _, known := t.parts[p]; known && t.parts[p] != nil {
 			continue
 		}
-		s, err := c.o.ZK.GetPartitionState(name, p)
-		if err == nil {
-			t.parts[p] = &s
-		} else {
-			t.parts[p] = nil
-		}
+		missing = append(missing, tpKey{name, p})
+	}
+	for k, s := range c.readStates(missing) {
+		t.parts[k.partition] = s
 	}
 	return t
 }
 
-// bringOnline initialises partitions without state and elects leaders for partitions whose
-// leader is gone. It returns the partitions whose state it changed.
-func (c *Controller) bringOnline(name string, t *topicState) []tpKey {
-	var changed []tpKey
-	for p, replicas := range t.a.Partitions {
-		s := t.parts[p]
-		switch {
-		case s == nil:
-			if c.initPartition(name, p, replicas) {
-				changed = append(changed, tpKey{name, p})
+// stateReaders is how many partition-state reads are in flight at once: go-zookeeper pipelines
+// concurrent requests on its one connection, so a failover over many partitions costs round
+// trips divided by this, not one round trip per partition (Kafka's KAFKA-5642 made the same
+// move to asynchronous ZooKeeper reads).
+const stateReaders = 64
+
+// readStates reads the state znodes of keys concurrently; a partition without one (or whose read
+// failed) maps to nil. The workers only read; the event goroutine applies what they return.
+func (c *Controller) readStates(keys []tpKey) map[tpKey]*zkmeta.PartitionState {
+	out := make(map[tpKey]*zkmeta.PartitionState, len(keys))
+	if len(keys) == 0 {
+		return out
+	}
+	type result struct {
+		k tpKey
+		s *zkmeta.PartitionState
+	}
+	work := make(chan tpKey)
+	results := make(chan result, len(keys))
+	var wg sync.WaitGroup
+	for i := 0; i < min(stateReaders, len(keys)); i++ {
+		wg.Add(1)
+		go func() { // owned by this call: it waits for them below
+			defer wg.Done()
+			for k := range work {
+				var sp *zkmeta.PartitionState
+				if s, err := c.o.ZK.GetPartitionState(k.topic, k.partition); err == nil {
+					sp = &s
+				}
+				results <- result{k, sp}
 			}
-		case !c.isLive(s.Leader):
-			if c.electOffline(name, p) {
-				changed = append(changed, tpKey{name, p})
+		}()
+	}
+	for _, k := range keys {
+		work <- k
+	}
+	close(work)
+	wg.Wait()
+	close(results)
+	for r := range results {
+		out[r.k] = r.s
+	}
+	return out
+}
+
+// bringOnline initialises partitions without state, elects leaders for partitions whose leader
+// is gone and takes dead brokers out of the other partitions' ISRs (Kafka's failover steps 7–8:
+// replicas on dead brokers go offline). The elections and shrinks are written together in
+// fenced batches. It returns the partitions whose state it changed.
+func (c *Controller) bringOnline(name string, t *topicState) []tpKey {
+	changed := c.initPartitions(name, t)
+	if c.st == nil {
+		return nil
+	}
+	var updates []zkmeta.StateUpdate
+	for p := range t.a.Partitions {
+		s := t.parts[p]
+		if s == nil {
+			continue // no live replica yet: it stays New until one's broker appears
+		}
+		var next *zkmeta.PartitionState
+		if !c.isLive(s.Leader) {
+			next = c.offlineElection(name, p, s)
+		} else {
+			var dead []int32
+			for _, r := range s.ISR {
+				if !c.isLive(r) {
+					dead = append(dead, r)
+				}
+			}
+			if len(dead) > 0 {
+				next = shrunkState(s, dead)
 			}
 		}
-		if c.st == nil {
+		if next != nil {
+			next.ControllerEpoch = c.st.epoch
+			updates = append(updates, zkmeta.StateUpdate{Topic: name, Partition: p, State: *next})
+		}
+	}
+	return append(changed, c.writeStates(updates, func(name string, p int32) bool {
+		cur := c.st.topics[name].parts[p]
+		if !c.isLive(cur.Leader) {
+			return c.electOffline(name, p)
+		}
+		var dead []int32
+		for _, r := range cur.ISR {
+			if !c.isLive(r) {
+				dead = append(dead, r)
+			}
+		}
+		return len(dead) > 0 && c.shrinkISR(name, p, dead)
+	})...)
+}
+
+// initPartitions brings every New partition of a topic with a live replica Online, in batched
+// fenced creates; a batch that meets a partition already created (a controller before us got
+// half way) falls back to one partition at a time, which takes what is there.
+func (c *Controller) initPartitions(name string, t *topicState) []tpKey {
+	var parts []int32
+	var states []zkmeta.PartitionState
+	for p, replicas := range t.a.Partitions {
+		if t.parts[p] != nil {
+			continue
+		}
+		var live []int32
+		for _, r := range replicas {
+			if _, ok := c.st.live[r]; ok {
+				live = append(live, r)
+			}
+		}
+		if len(live) == 0 {
+			continue
+		}
+		parts = append(parts, p)
+		states = append(states, zkmeta.PartitionState{ControllerEpoch: c.st.epoch, Leader: live[0], LeaderEpoch: 0, ISR: live})
+	}
+	if len(parts) == 0 {
+		return nil
+	}
+	done, err := c.o.ZK.CreatePartitionStates(name, parts, states, c.st.fence())
+	var changed []tpKey
+	for i := 0; i < done; i++ {
+		s := states[i]
+		s.ZkVersion = 0
+		t.parts[parts[i]] = &s
+		changed = append(changed, tpKey{name, parts[i]})
+	}
+	if err != nil {
+		if c.fenced(err) {
 			return nil
+		}
+		if !errors.Is(err, zkmeta.ErrNodeExists) {
+			c.log.WithError(err).WithField("topic", name).Warn("batched partition creation failed; creating one at a time")
+		}
+		for _, p := range parts[done:] {
+			if c.initPartition(name, p, t.a.Partitions[p]) {
+				changed = append(changed, tpKey{name, p})
+			}
+			if c.st == nil {
+				return nil
+			}
 		}
 	}
 	return changed
@@ -106,9 +229,46 @@ func (c *Controller) initPartition(name string, p int32, replicas []int32) bool 
 	return true
 }
 
-// electOffline picks a new leader for a partition whose leader is not live: the first replica in
-// assignment order that is live and in the ISR; with none, an unclean election if enabled, else
-// leader -1 with the ISR left as it was (Kafka never empties the ISR). Leader epoch + 1.
+// offlineElection computes the state of a partition whose leader is not live: leader = the
+// first replica in assignment order that is live and in the ISR, ISR = its live members; with
+// none, an unclean election if enabled, else leader -1 with the ISR left as it was (Kafka never
+// empties the ISR). Leader epoch + 1. nil when there is nothing to write (still no leader).
+func (c *Controller) offlineElection(name string, p int32, cur *zkmeta.PartitionState) *zkmeta.PartitionState {
+	t := c.st.topics[name]
+	next := *cur
+	next.Leader = -1
+	var isr []int32
+	for _, r := range cur.ISR {
+		if c.replicaOnline(r, name, p) {
+			isr = append(isr, r)
+		}
+	}
+	for _, r := range t.a.Partitions[p] {
+		if contains(isr, r) && !c.st.shuttingDown[r] {
+			next.Leader = r
+			break
+		}
+	}
+	switch {
+	case next.Leader >= 0:
+		next.ISR = isr
+	case c.uncleanAllowed(name):
+		for _, r := range t.a.Partitions[p] {
+			if c.electable(r) && c.replicaOnline(r, name, p) {
+				next.Leader, next.ISR = r, []int32{r}
+				break
+			}
+		}
+	}
+	if next.Leader < 0 && cur.Leader < 0 {
+		return nil
+	}
+	next.LeaderEpoch = cur.LeaderEpoch + 1
+	return &next
+}
+
+// electOffline writes offlineElection's state for one partition, re-reading it once if it
+// changed under us.
 func (c *Controller) electOffline(name string, p int32) bool {
 	t := c.st.topics[name]
 	for attempt := 0; attempt < 2; attempt++ {
@@ -116,40 +276,15 @@ func (c *Controller) electOffline(name string, p int32) bool {
 		if cur == nil {
 			return false
 		}
-		next := *cur
-		next.Leader = -1
-		var isr []int32
-		for _, r := range cur.ISR {
-			if _, ok := c.st.live[r]; ok {
-				isr = append(isr, r)
-			}
+		next := c.offlineElection(name, p, cur)
+		if next == nil {
+			return false
 		}
-		for _, r := range t.a.Partitions[p] {
-			if contains(isr, r) {
-				next.Leader = r
-				break
-			}
-		}
-		switch {
-		case next.Leader >= 0:
-			next.ISR = isr
-		case c.uncleanAllowed(name):
-			for _, r := range t.a.Partitions[p] {
-				if _, ok := c.st.live[r]; ok {
-					next.Leader, next.ISR = r, []int32{r}
-					break
-				}
-			}
-		}
-		if next.Leader < 0 && cur.Leader < 0 {
-			return false // still no eligible leader; nothing to write
-		}
-		next.LeaderEpoch = cur.LeaderEpoch + 1
 		next.ControllerEpoch = c.st.epoch
-		v, err := c.o.ZK.UpdatePartitionState(name, p, next, c.st.fence())
+		v, err := c.o.ZK.UpdatePartitionState(name, p, *next, c.st.fence())
 		if err == nil {
 			next.ZkVersion = v
-			t.parts[p] = &next
+			t.parts[p] = next
 			return true
 		}
 		if c.fenced(err) {

@@ -8,11 +8,17 @@
 #   scripts/cluster.sh kill ID    SIGKILL broker ID (a crash)
 #   scripts/cluster.sh start ID   start broker ID again
 #   scripts/cluster.sh logs ID    follow broker ID's log (logs zk: ZooKeeper's)
+#
+# GREGOR_ZK_PORT (2181), GREGOR_BROKER_PORT (9092: broker ID listens on it + ID - 1) and
+# GREGOR_METRICS_PORT (7070: broker ID serves /metrics on it + ID) move a cluster off the default
+# ports, so that a second one (a benchmark beside a running cluster or a test) can run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$(pwd)"
 DIR="${GREGOR_CLUSTER_DIR:-$ROOT/.cluster}"
-ZK_PORT=2181
+ZK_PORT="${GREGOR_ZK_PORT:-2181}"
+BROKER_PORT="${GREGOR_BROKER_PORT:-9092}"
+METRICS_PORT="${GREGOR_METRICS_PORT:-7070}"
 ZK="127.0.0.1:$ZK_PORT"
 BIN="$ROOT/bin/gregor"
 ZK_JAR=/usr/share/java/zookeeper.jar
@@ -74,7 +80,7 @@ broker_config() {
   fi
   # Brokers beyond the three example files get a generated config.
   local cfg="$DIR/broker-$id.yaml"
-  local port=$((9091 + id))
+  local port=$((BROKER_PORT - 1 + id))
   cat > "$cfg" <<CFG
 broker.id: $id
 listeners: PLAINTEXT://127.0.0.1:$port
@@ -82,7 +88,7 @@ advertised.listeners: PLAINTEXT://127.0.0.1:$port
 log.dirs: $DIR/broker-$id/data
 zookeeper.connect: $ZK/kafka
 offsets.topic.replication.factor: 1
-gregor.metrics.listen: 127.0.0.1:$((7070 + id))
+gregor.metrics.listen: 127.0.0.1:$((METRICS_PORT + id))
 CFG
   echo "$cfg"
 }
@@ -92,8 +98,13 @@ start_broker() {
   local pidf="$DIR/broker-$id/pid"
   mkdir -p "$DIR/broker-$id/data"
   if alive "$pidf"; then echo "broker $id already running"; return; fi
-  KAFKA_LOG_DIRS="$DIR/broker-$id/data" nohup "$BIN" broker --config "$(broker_config "$id")" \
-    >>"$DIR/broker-$id/broker.log" 2>&1 &
+  local port=$((BROKER_PORT - 1 + id))
+  # The example configs name the default ports; KAFKA_* variables override the file, so the
+  # same configs serve a cluster on other ports.
+  KAFKA_LOG_DIRS="$DIR/broker-$id/data" KAFKA_ZOOKEEPER_CONNECT="$ZK/kafka" \
+    KAFKA_LISTENERS="PLAINTEXT://127.0.0.1:$port" KAFKA_ADVERTISED_LISTENERS="PLAINTEXT://127.0.0.1:$port" \
+    KAFKA_GREGOR_METRICS_LISTEN="127.0.0.1:$((METRICS_PORT + id))" \
+    nohup "$BIN" broker --config "$(broker_config "$id")" >>"$DIR/broker-$id/broker.log" 2>&1 &
   echo $! > "$pidf"
 }
 
@@ -127,7 +138,7 @@ case "$cmd" in
     start_zookeeper
     for id in $(seq 1 "$n"); do start_broker "$id"; done
     for id in $(seq 1 "$n"); do wait_registered "$id"; echo "broker $id registered"; done
-    echo "cluster up: bootstrap 127.0.0.1:9092 (zookeeper $ZK, chroot /kafka, data $DIR)"
+    echo "cluster up: bootstrap 127.0.0.1:$BROKER_PORT (zookeeper $ZK, chroot /kafka, data $DIR)"
     ;;
   down)
     for pidf in "$DIR"/broker-*/pid; do [ -e "$pidf" ] && stop_pid "$pidf" TERM; done

@@ -9,5 +9,6 @@ var (
 	ErrBrokerIDInUse     = errors.New("broker id is registered by a live broker")
 	ErrControllerMoved   = errors.New("controller epoch moved: this controller is fenced")
 	ErrBadVersion        = errors.New("znode version changed")
+	ErrNodeExists        = errors.New("znode already exists")
 	ErrClusterIDMismatch = errors.New("cluster id mismatch")
 )

@@ -66,4 +66,9 @@ func strArray(xs []string) []byte {
 	return b.Bytes()
 }
 
-func jsonUnmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
+// quoteJSON is s as a JSON string, Jackson's way.
+func quoteJSON(s string) string {
+	var b bytes.Buffer
+	writeString(&b, s)
+	return b.String()
+}

@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -19,8 +19,11 @@ const (
 	controllerEpochPath = "/controller_epoch"
 	clusterIDPath       = "/cluster/id"
 	configTopicsPath    = "/config/topics"
+	configBrokersPath   = "/config/brokers"
 	configChangesPath   = "/config/changes"
 	deleteTopicsPath    = "/admin/delete_topics"
+	preferredElectPath  = "/admin/preferred_replica_election"
+	reassignPath        = "/admin/reassign_partitions"
 	producerIDBlockPath = "/latest_producer_id_block"
 	featurePath         = "/feature"
 	producerIDBlockSize = 1000
@@ -30,7 +33,7 @@ const (
 // persistentPaths are created at startup in Kafka's order (KafkaZkClient.createTopLevelPaths).
 var persistentPaths = []string{"/consumers", brokerIDsPath, brokerTopicsPath, configChangesPath, deleteTopicsPath,
 	"/brokers/seqid", "/isr_change_notification", producerIDBlockPath, "/log_dir_event_notification",
-	configTopicsPath, "/config/clients", "/config/users", "/config/brokers", "/config/ips"}
+	configTopicsPath, "/config/clients", "/config/users", configBrokersPath, "/config/ips"}
 
 // EnsurePaths creates Kafka's persistent top-level paths (null data) where missing.
 func (c *Client) EnsurePaths() error {
@@ -48,13 +51,7 @@ func (c *Client) GetOrCreateClusterID() (string, error) {
 	for attempt := 0; attempt < 3; attempt++ {
 		data, _, err := c.conn.Get(c.p(clusterIDPath))
 		if err == nil {
-			var raw struct {
-				ID string `json:"id"`
-			}
-			if jerr := jsonUnmarshal(data, &raw); jerr != nil || raw.ID == "" {
-				return "", fmt.Errorf("/cluster/id: unreadable %q", data)
-			}
-			return raw.ID, nil
+			return DecodeClusterID(data)
 		}
 		if !errors.Is(err, zk.ErrNoNode) {
 			return "", wrap("get", clusterIDPath, err)
@@ -115,6 +112,32 @@ func (c *Client) GetBroker(id int32) (BrokerInfo, error) {
 	}
 	b.ID, b.Epoch = id, st.Czxid
 	return b, nil
+}
+
+// ListBrokers reads every live registration without leaving a watch behind (admin requests
+// assign replicas over it, as Kafka's AdminZkClient does).
+func (c *Client) ListBrokers() ([]BrokerInfo, error) {
+	ids, _, err := c.conn.Children(c.p(brokerIDsPath))
+	if err != nil {
+		return nil, wrap("children", brokerIDsPath, err)
+	}
+	var out []BrokerInfo
+	for _, name := range ids {
+		id, err := strconv.ParseInt(name, 10, 32)
+		if err != nil {
+			continue // not a broker id: not ours to interpret
+		}
+		b, err := c.GetBroker(int32(id))
+		if errors.Is(err, ErrNoNode) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
 }
 
 // GetBrokers reads every live registration.
@@ -245,6 +268,34 @@ func (c *Client) CreatePartitionState(topic string, p int32, s PartitionState, f
 	return wrap("create", statePath(topic, p), err)
 }
 
+// CreatePartitionStates creates many new partitions' znodes of one topic (.../partitions/<p> and
+// its state) in fenced all-or-nothing multis of up to maxStatesPerMulti partitions — a new
+// topic of a thousand partitions in a few round trips. ErrNodeExists from a multi means some
+// partition of it was there already (a controller before us got half way): the caller creates
+// those one by one. It returns how many partitions were created, in the order given.
+func (c *Client) CreatePartitionStates(topic string, parts []int32, states []PartitionState, f *Fence) (int, error) {
+	if _, err := c.multi(f, &zk.CreateRequest{Path: c.p(partitionsPath(topic)), Acl: openACL}); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+		return 0, wrap("create", partitionsPath(topic), err)
+	}
+	done := 0
+	for start := 0; start < len(parts); start += maxStatesPerMulti / 2 {
+		end := min(start+maxStatesPerMulti/2, len(parts))
+		ops := make([]any, 0, 2*(end-start))
+		for i := start; i < end; i++ {
+			ops = append(ops, &zk.CreateRequest{Path: c.p(partitionPath(topic, parts[i])), Acl: openACL},
+				&zk.CreateRequest{Path: c.p(statePath(topic, parts[i])), Data: EncodePartitionState(states[i]), Acl: openACL})
+		}
+		if _, err := c.multi(f, ops...); err != nil {
+			if errors.Is(err, zk.ErrNodeExists) {
+				return done, fmt.Errorf("create partition states of %s: %w", topic, ErrNodeExists)
+			}
+			return done, wrap("multi create", fmt.Sprintf("%d partition states of %s", end-start, topic), err)
+		}
+		done = end
+	}
+	return done, nil
+}
+
 // GetPartitionState reads a partition's leader and ISR with its zkVersion.
 func (c *Client) GetPartitionState(topic string, p int32) (PartitionState, error) {
 	data, st, err := c.conn.Get(c.p(statePath(topic, p)))
@@ -263,6 +314,41 @@ func (c *Client) UpdatePartitionState(topic string, p int32, s PartitionState, f
 		return 0, wrap("set", statePath(topic, p), err)
 	}
 	return res[len(res)-1].Stat.Version, nil
+}
+
+// StateUpdate is one partition's new state for UpdatePartitionStates; State.ZkVersion is the
+// version the write is conditional on.
+type StateUpdate struct {
+	Topic     string
+	Partition int32
+	State     PartitionState
+}
+
+// maxStatesPerMulti bounds one multi well under ZooKeeper's 1 MiB jute.maxbuffer (a state
+// payload is ~100 bytes).
+var maxStatesPerMulti = 1000 // a var: tests lower it
+
+// UpdatePartitionStates writes many partitions' states in fenced multis of up to
+// maxStatesPerMulti, each all-or-nothing, as the controller does when a broker dies. It returns
+// the new versions in order; on a failed multi it returns how many updates were written before
+// it and the error (ErrBadVersion if some state changed under us: the caller re-reads those).
+func (c *Client) UpdatePartitionStates(updates []StateUpdate, f *Fence) ([]int32, error) {
+	versions := make([]int32, 0, len(updates))
+	for start := 0; start < len(updates); start += maxStatesPerMulti {
+		chunk := updates[start:min(start+maxStatesPerMulti, len(updates))]
+		ops := make([]any, len(chunk))
+		for i, u := range chunk {
+			ops[i] = &zk.SetDataRequest{Path: c.p(statePath(u.Topic, u.Partition)), Data: EncodePartitionState(u.State), Version: u.State.ZkVersion}
+		}
+		res, err := c.multi(f, ops...)
+		if err != nil {
+			return versions, wrap("multi set", fmt.Sprintf("%d partition states", len(chunk)), err)
+		}
+		for _, r := range res[len(res)-len(chunk):] {
+			versions = append(versions, r.Stat.Version)
+		}
+	}
+	return versions, nil
 }
 
 // GetTopicConfig reads /config/topics/<t>; a missing znode is an empty config.
@@ -288,6 +374,37 @@ func (c *Client) SetTopicConfig(topic string, cfg map[string]string) error {
 	return wrap("create", configChangesPath, err)
 }
 
+// DefaultConfigEntity is Kafka's ConfigEntityName.Default: the entity name of cluster-wide
+// defaults, /config/brokers/<default> for brokers.
+const DefaultConfigEntity = "<default>"
+
+func brokerConfigPath(entity string) string { return configBrokersPath + "/" + entity }
+
+// GetBrokerConfig reads /config/brokers/<entity> (a broker id, or DefaultConfigEntity): the
+// dynamic broker configs; a missing znode is an empty config.
+func (c *Client) GetBrokerConfig(entity string) (map[string]string, error) {
+	data, _, err := c.conn.Get(c.p(brokerConfigPath(entity)))
+	if errors.Is(err, zk.ErrNoNode) {
+		return map[string]string{}, nil
+	}
+	if err != nil {
+		return nil, wrap("get", brokerConfigPath(entity), err)
+	}
+	return DecodeConfig(data)
+}
+
+// SetBrokerConfig replaces the dynamic configs of a broker (entity = its id) or of the cluster
+// default (DefaultConfigEntity) and writes the change notification "brokers/<entity>", as
+// Kafka's AdminZkClient.changeBrokerConfig does (the znode is written even when cfg is empty).
+func (c *Client) SetBrokerConfig(entity string, cfg map[string]string) error {
+	if err := c.writeConfig(brokerConfigPath(entity), cfg); err != nil {
+		return err
+	}
+	_, err := c.conn.Create(c.p(configChangesPath+"/"+configChangePrefix), encodeConfigChange("brokers/"+entity),
+		zk.FlagSequence, openACL)
+	return wrap("create", configChangesPath, err)
+}
+
 // WatchConfigChanges lists the change notifications with a child watch.
 func (c *Client) WatchConfigChanges() ([]string, <-chan zk.Event, error) {
 	names, _, ev, err := c.conn.ChildrenW(c.p(configChangesPath))
@@ -304,18 +421,11 @@ func (c *Client) GetConfigChange(name string) (string, error) {
 	if err != nil {
 		return "", wrap("get", p, err)
 	}
-	var raw struct {
-		EntityPath string `json:"entity_path"`
-		EntityType string `json:"entity_type"`
-		EntityName string `json:"entity_name"`
-	}
-	if err := jsonUnmarshal(data, &raw); err != nil {
+	entity, err := DecodeConfigChange(data)
+	if err != nil {
 		return "", fmt.Errorf("%s: %w", p, err)
 	}
-	if raw.EntityPath == "" && raw.EntityType != "" {
-		raw.EntityPath = raw.EntityType + "/" + raw.EntityName
-	}
-	return raw.EntityPath, nil
+	return entity, nil
 }
 
 // MarkTopicForDeletion creates /admin/delete_topics/<t>; already marked is success.
@@ -407,11 +517,11 @@ func (c *Client) ControllerEpoch() (int32, int32, error) {
 	if err != nil {
 		return 0, 0, wrap("get", controllerEpochPath, err)
 	}
-	e, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 32)
+	e, err := DecodeControllerEpoch(data)
 	if err != nil {
-		return 0, 0, fmt.Errorf("%s: %q is not an epoch", controllerEpochPath, data)
+		return 0, 0, err
 	}
-	return int32(e), st.Version, nil
+	return e, st.Version, nil
 }
 
 // Elect is Kafka's election (zk-layout.md §3.1): one multi creates the ephemeral /controller and
@@ -499,15 +609,9 @@ func (c *Client) AllocateProducerIDBlock(brokerID int32) (int64, int64, error) {
 		}
 		start := int64(0)
 		if len(data) > 0 {
-			var raw struct {
-				End string `json:"block_end"`
-			}
-			if err := jsonUnmarshal(data, &raw); err != nil {
-				return 0, 0, fmt.Errorf("%s: %w", producerIDBlockPath, err)
-			}
-			end, err := strconv.ParseInt(raw.End, 10, 64)
+			end, err := DecodeProducerIDBlockEnd(data)
 			if err != nil {
-				return 0, 0, fmt.Errorf("%s: block_end %q", producerIDBlockPath, raw.End)
+				return 0, 0, err
 			}
 			start = end + 1
 		}
@@ -544,4 +648,58 @@ func (c *Client) WaitBrokerIDFree(id int32, timeout time.Duration) error {
 			return fmt.Errorf("register %s: %w", p, ErrBrokerIDInUse)
 		}
 	}
+}
+
+// WatchPreferredElection reads /admin/preferred_replica_election with an exists watch (set
+// whether or not it exists). A payload that does not decode is returned as an error with the
+// watch still armed.
+func (c *Client) WatchPreferredElection() ([]PartitionRef, bool, <-chan zk.Event, error) {
+	return watchAdmin(c, preferredElectPath, DecodePartitionList)
+}
+
+// DeletePreferredElection removes the znode once the controller has run the elections.
+func (c *Client) DeletePreferredElection(f *Fence) error {
+	_, err := c.multi(f, &zk.DeleteRequest{Path: c.p(preferredElectPath), Version: -1})
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil
+	}
+	return wrap("delete", preferredElectPath, err)
+}
+
+// WatchReassignments reads /admin/reassign_partitions with an exists watch.
+func (c *Client) WatchReassignments() ([]Reassignment, bool, <-chan zk.Event, error) {
+	return watchAdmin(c, reassignPath, DecodeReassignments)
+}
+
+// SetReassignments rewrites /admin/reassign_partitions with the entries still in progress, or
+// deletes it when none is left (Kafka removes entries as partitions complete).
+func (c *Client) SetReassignments(rs []Reassignment, f *Fence) error {
+	if len(rs) == 0 {
+		_, err := c.multi(f, &zk.DeleteRequest{Path: c.p(reassignPath), Version: -1})
+		if errors.Is(err, zk.ErrNoNode) {
+			return nil
+		}
+		return wrap("delete", reassignPath, err)
+	}
+	_, err := c.multi(f, &zk.SetDataRequest{Path: c.p(reassignPath), Data: EncodeReassignments(rs), Version: -1})
+	return wrap("set", reassignPath, err)
+}
+
+func watchAdmin[T any](c *Client, path string, decode func([]byte) ([]T, error)) ([]T, bool, <-chan zk.Event, error) {
+	ok, _, ev, err := c.conn.ExistsW(c.p(path))
+	if err != nil {
+		return nil, false, nil, wrap("exists", path, err)
+	}
+	if !ok {
+		return nil, false, ev, nil
+	}
+	data, _, err := c.conn.Get(c.p(path))
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil, false, ev, nil
+	}
+	if err != nil {
+		return nil, true, ev, wrap("get", path, err)
+	}
+	out, err := decode(data)
+	return out, true, ev, err
 }

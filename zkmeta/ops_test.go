@@ -3,6 +3,7 @@ package zkmeta
 import (
 	"context"
 	"errors"
+	"sort"
 	"testing"
 	"time"
 
@@ -11,9 +12,12 @@ import (
 
 func connect(t *testing.T, s *zktest.Server) *Client {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	// Generous: a freshly started JVM on a loaded 2-core CI machine can miss go-zookeeper's 1 s
+	// handshake deadline for many seconds (seen at load 10: no session within 15 s). A deadline
+	// is still a deadline; nothing here depends on the session timeout being short.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	c, err := Connect(ctx, s.Connect("/kafka"), 4*time.Second)
+	c, err := Connect(ctx, s.Connect("/kafka"), 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,6 +109,38 @@ func TestOperationsOnRealZooKeeper(t *testing.T) {
 		t.Fatalf("change %q %v", p, err)
 	}
 
+	// Dynamic broker configs: per broker and the cluster default, each with its notification.
+	if cfg, err := a.GetBrokerConfig("1"); err != nil || len(cfg) != 0 {
+		t.Fatalf("missing broker config: %v %v", cfg, err)
+	}
+	if err := a.SetBrokerConfig("1", map[string]string{"leader.replication.throttled.rate": "10"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.SetBrokerConfig(DefaultConfigEntity, map[string]string{}); err != nil {
+		t.Fatal(err)
+	}
+	data, _, err := a.conn.Get(a.p("/config/brokers/1"))
+	if err != nil || string(data) != `{"version":1,"config":{"leader.replication.throttled.rate":"10"}}` {
+		t.Fatalf("/config/brokers/1: %s %v", data, err)
+	}
+	data, _, err = a.conn.Get(a.p("/config/brokers/<default>"))
+	if err != nil || string(data) != `{"version":1,"config":{}}` {
+		t.Fatalf("/config/brokers/<default>: %s %v", data, err)
+	}
+	if cfg, err := b.GetBrokerConfig("1"); err != nil || cfg["leader.replication.throttled.rate"] != "10" {
+		t.Fatalf("broker config read back: %v %v", cfg, err)
+	}
+	names, _, _ = a.WatchConfigChanges()
+	sort.Strings(names)
+	if len(names) != 3 {
+		t.Fatalf("config changes %v", names)
+	}
+	for i, want := range []string{"brokers/1", "brokers/<default>"} {
+		if p, err := a.GetConfigChange(names[i+1]); err != nil || p != want {
+			t.Fatalf("change %s: %q %v, want %q", names[i+1], p, err, want)
+		}
+	}
+
 	// Producer-id blocks, handed out in order by any broker.
 	s1, e1b, _ := a.AllocateProducerIDBlock(1)
 	s2, e2b, _ := b.AllocateProducerIDBlock(2)
@@ -112,17 +148,101 @@ func TestOperationsOnRealZooKeeper(t *testing.T) {
 		t.Fatalf("blocks %d-%d %d-%d", s1, e1b, s2, e2b)
 	}
 
-	// Deletion removes the topic, its config and its marker.
+	// Deletion removes the topic (its partition state znodes included), its config and its
+	// marker — each seen to exist first, so "gone" is a change this call made.
 	if err := a.MarkTopicForDeletion("t"); err != nil {
 		t.Fatal(err)
 	}
-	_, v2, _ := b.ControllerEpoch()
+	exists := func(p string) bool {
+		t.Helper()
+		ok, _, err := raw.Exists(p)
+		if err != nil {
+			t.Fatalf("exists %s: %v", p, err)
+		}
+		return ok
+	}
+	doomed := []string{"/kafka/brokers/topics/t/partitions/0/state", "/kafka/brokers/topics/t/partitions", "/kafka/brokers/topics/t",
+		"/kafka/config/topics/t", "/kafka/admin/delete_topics/t"}
+	for _, p := range doomed {
+		if !exists(p) {
+			t.Fatalf("%s missing before the deletion", p)
+		}
+	}
+	_, v2, err := b.ControllerEpoch()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := b.DeleteTopic("t", &Fence{v2}); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{"/kafka/brokers/topics/t", "/kafka/config/topics/t", "/kafka/admin/delete_topics/t"} {
-		if ok, _, _ := raw.Exists(p); ok {
+	for _, p := range doomed {
+		if exists(p) {
 			t.Fatalf("%s still there", p)
 		}
+	}
+	if !exists("/kafka/brokers/topics") || !exists("/kafka/admin/delete_topics") {
+		t.Fatal("deleting a topic removed its parents")
+	}
+}
+
+// TestUpdatePartitionStatesBatch: many states in fenced, all-or-nothing multis; a stale version
+// anywhere in a batch writes nothing of it; an old controller epoch writes nothing at all.
+func TestUpdatePartitionStatesBatch(t *testing.T) {
+	s := zktest.Start(t)
+	a := connect(t, s)
+	if err := a.EnsurePaths(); err != nil {
+		t.Fatal(err)
+	}
+	epoch, fence, err := a.Elect(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(old int) { maxStatesPerMulti = old }(maxStatesPerMulti)
+	maxStatesPerMulti = 10
+	n := int32(maxStatesPerMulti + 5) // two multis
+	parts := map[int32][]int32{}
+	for p := int32(0); p < n; p++ {
+		parts[p] = []int32{1, 2}
+	}
+	if err := a.CreateTopic(TopicAssignment{Topic: "b", TopicID: NewUUID(), Partitions: parts}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var updates []StateUpdate
+	for p := int32(0); p < n; p++ {
+		st := PartitionState{ControllerEpoch: epoch, Leader: 1, ISR: []int32{1, 2}}
+		if err := a.CreatePartitionState("b", p, st, &Fence{fence}); err != nil {
+			t.Fatal(err)
+		}
+		st.Leader, st.LeaderEpoch, st.ISR = 2, 1, []int32{2}
+		updates = append(updates, StateUpdate{Topic: "b", Partition: p, State: st})
+	}
+	versions, err := a.UpdatePartitionStates(updates, &Fence{fence})
+	if err != nil || len(versions) != int(n) {
+		t.Fatalf("batch: %d versions, %v", len(versions), err)
+	}
+	for _, p := range []int32{0, n - 1} {
+		got, err := a.GetPartitionState("b", p)
+		if err != nil || got.Leader != 2 || got.LeaderEpoch != 1 || got.ZkVersion != versions[p] || got.ZkVersion != 1 {
+			t.Fatalf("partition %d after the batch: %+v %v", p, got, err)
+		}
+	}
+	// A stale version in the second multi: the first multi's writes land, the second's do not.
+	for i := range updates {
+		updates[i].State.ZkVersion, updates[i].State.LeaderEpoch = 1, 2
+	}
+	updates[n-1].State.ZkVersion = 0
+	versions, err = a.UpdatePartitionStates(updates, &Fence{fence})
+	if !errors.Is(err, ErrBadVersion) || len(versions) != maxStatesPerMulti {
+		t.Fatalf("stale version: %d written, %v", len(versions), err)
+	}
+	if got, _ := a.GetPartitionState("b", n-2); got.LeaderEpoch != 1 {
+		t.Fatalf("a state of the refused multi was written: %+v", got)
+	}
+	if got, _ := a.GetPartitionState("b", 0); got.LeaderEpoch != 2 {
+		t.Fatalf("a state of the accepted multi was not written: %+v", got)
+	}
+	// An old controller epoch: nothing.
+	if _, err := a.UpdatePartitionStates(updates[:1], &Fence{fence + 1}); !errors.Is(err, ErrControllerMoved) {
+		t.Fatalf("old controller epoch: %v", err)
 	}
 }

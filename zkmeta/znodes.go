@@ -79,6 +79,9 @@ func DecodeBroker(data []byte) (BrokerInfo, error) {
 		return BrokerInfo{}, fmt.Errorf("broker registration: %w", err)
 	}
 	b := BrokerInfo{JMXPort: raw.JMXPort}
+	if b.JMXPort == 0 {
+		b.JMXPort = -1 // absent (or 0, no port a JMX server listens on) is Kafka's "no JMX": -1, as EncodeBroker writes it
+	}
 	b.Timestamp, _ = strconv.ParseInt(raw.Timestamp, 10, 64)
 	if raw.Rack != nil {
 		b.Rack = *raw.Rack
@@ -286,6 +289,58 @@ func DecodeController(data []byte) (ControllerInfo, error) {
 	return ControllerInfo{BrokerID: raw.BrokerID, Timestamp: ts}, nil
 }
 
+// DecodeClusterID reads /cluster/id, {"version":"1","id":"<id>"}.
+func DecodeClusterID(data []byte) (string, error) {
+	var raw struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil || raw.ID == "" {
+		return "", fmt.Errorf("/cluster/id: unreadable %q", data)
+	}
+	return raw.ID, nil
+}
+
+// DecodeControllerEpoch reads /controller_epoch, a bare decimal number.
+func DecodeControllerEpoch(data []byte) (int32, error) {
+	e, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("/controller_epoch: %q is not an epoch", data)
+	}
+	return int32(e), nil
+}
+
+// DecodeConfigChange reads a /config/changes/config_change_<n> notification: the entity path
+// ("topics/<t>") of version 2, or version 1's entity_type and entity_name.
+func DecodeConfigChange(data []byte) (string, error) {
+	var raw struct {
+		EntityPath string `json:"entity_path"`
+		EntityType string `json:"entity_type"`
+		EntityName string `json:"entity_name"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return "", fmt.Errorf("config change notification: %w", err)
+	}
+	if raw.EntityPath == "" && raw.EntityType != "" {
+		raw.EntityPath = raw.EntityType + "/" + raw.EntityName
+	}
+	return raw.EntityPath, nil
+}
+
+// DecodeProducerIDBlockEnd reads /latest_producer_id_block's block_end (a decimal string).
+func DecodeProducerIDBlockEnd(data []byte) (int64, error) {
+	var raw struct {
+		End string `json:"block_end"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return 0, fmt.Errorf("%s: %w", producerIDBlockPath, err)
+	}
+	end, err := strconv.ParseInt(raw.End, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s: block_end %q", producerIDBlockPath, raw.End)
+	}
+	return end, nil
+}
+
 func encodeClusterID(id string) []byte {
 	o := newObj()
 	o.str("version", "1")
@@ -316,4 +371,88 @@ func sortedInt32(m map[int32][]int32) []int32 {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
+}
+
+// PartitionRef names one partition in the admin znodes' JSON.
+type PartitionRef struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+}
+
+// DecodePartitionList reads /admin/preferred_replica_election (and /isr_change_notification
+// entries): {"version":1,"partitions":[{"topic":"t","partition":0},...]}.
+func DecodePartitionList(data []byte) ([]PartitionRef, error) {
+	var raw struct {
+		Version    int            `json:"version"`
+		Partitions []PartitionRef `json:"partitions"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("partition list: %w", err)
+	}
+	if raw.Version != 1 {
+		return nil, fmt.Errorf("partition list: version %d, want 1", raw.Version)
+	}
+	for _, p := range raw.Partitions {
+		if p.Topic == "" || p.Partition < 0 {
+			return nil, fmt.Errorf("partition list: bad entry %+v", p)
+		}
+	}
+	return raw.Partitions, nil
+}
+
+// EncodePartitionList writes that JSON, Kafka's key order (version, partitions; topic,
+// partition).
+func EncodePartitionList(ps []PartitionRef) []byte {
+	var b strings.Builder
+	b.WriteString(`{"version":1,"partitions":[`)
+	for i, p := range ps {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"topic":%s,"partition":%d}`, quoteJSON(p.Topic), p.Partition)
+	}
+	b.WriteString("]}")
+	return []byte(b.String())
+}
+
+// Reassignment is one entry of /admin/reassign_partitions: the partition's target replicas.
+type Reassignment struct {
+	Topic     string  `json:"topic"`
+	Partition int32   `json:"partition"`
+	Replicas  []int32 `json:"replicas"`
+}
+
+// DecodeReassignments reads /admin/reassign_partitions:
+// {"version":1,"partitions":[{"topic":"foo","partition":0,"replicas":[1,2]}]}.
+func DecodeReassignments(data []byte) ([]Reassignment, error) {
+	var raw struct {
+		Version    int            `json:"version"`
+		Partitions []Reassignment `json:"partitions"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("reassignment: %w", err)
+	}
+	if raw.Version != 1 {
+		return nil, fmt.Errorf("reassignment: version %d, want 1", raw.Version)
+	}
+	for _, r := range raw.Partitions {
+		if r.Topic == "" || r.Partition < 0 || len(r.Replicas) == 0 {
+			return nil, fmt.Errorf("reassignment: bad entry %+v", r)
+		}
+	}
+	return raw.Partitions, nil
+}
+
+// EncodeReassignments writes that JSON in Kafka's key order.
+func EncodeReassignments(rs []Reassignment) []byte {
+	var b strings.Builder
+	b.WriteString(`{"version":1,"partitions":[`)
+	for i, r := range rs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"topic":%s,"partition":%d,"replicas":%s}`, quoteJSON(r.Topic), r.Partition, intArray(r.Replicas))
+	}
+	b.WriteString("]}")
+	return []byte(b.String())
 }

@@ -1,7 +1,10 @@
 package zkmeta
 
 import (
+	"bytes"
 	"fmt"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -35,6 +38,15 @@ func TestEncodersMatchKafka(t *testing.T) {
 		{"cluster id", encodeClusterID("IOejp_IKSbWbySJc0sRrKw"), `{"version":"1","id":"IOejp_IKSbWbySJc0sRrKw"}`},
 		{"producer block", encodeProducerBlock(0, 0, 999), `{"version":1,"broker":0,"block_start":"0","block_end":"999"}`},
 		{"config change", encodeConfigChange("topics/test"), `{"version":2,"entity_path":"topics/test"}`},
+		// Orders computed outside this code from Java's String.hashCode: buckets 6 and 10 of 16.
+		{"broker throttle config", EncodeConfig(map[string]string{"follower.replication.throttled.rate": "1000", "leader.replication.throttled.rate": "2000"}),
+			`{"version":1,"config":{"leader.replication.throttled.rate":"2000","follower.replication.throttled.rate":"1000"}}`},
+		{"broker throttle config with alter-log-dirs", EncodeConfig(map[string]string{"replica.alter.log.dirs.io.max.bytes.per.second": "5", "follower.replication.throttled.rate": "1000", "leader.replication.throttled.rate": "2000"}),
+			`{"version":1,"config":{"leader.replication.throttled.rate":"2000","follower.replication.throttled.rate":"1000","replica.alter.log.dirs.io.max.bytes.per.second":"5"}}`},
+		{"topic throttled replicas", EncodeConfig(map[string]string{"follower.replication.throttled.replicas": "0:2,1:3", "leader.replication.throttled.replicas": "0:1,1:1"}),
+			`{"version":1,"config":{"leader.replication.throttled.replicas":"0:1,1:1","follower.replication.throttled.replicas":"0:2,1:3"}}`},
+		{"broker config change", encodeConfigChange("brokers/1"), `{"version":2,"entity_path":"brokers/1"}`},
+		{"default broker config change", encodeConfigChange("brokers/" + DefaultConfigEntity), `{"version":2,"entity_path":"brokers/<default>"}`},
 	}
 	for _, tc := range cases {
 		if string(tc.got) != tc.want {
@@ -121,40 +133,101 @@ func TestUUID(t *testing.T) {
 	}
 }
 
+// The three znode fuzz targets check the full round trip: whatever decodes, encoded again,
+// decodes to the same value (every field), and that encoding is a fixed point — encoding what
+// it decodes to gives the same bytes, so Kafka-exact output is stable.
+
 func FuzzDecodeBroker(f *testing.F) {
 	f.Add(EncodeBroker(BrokerInfo{Timestamp: 1, Endpoints: []Endpoint{{"PLAINTEXT", "h", 1, "PLAINTEXT"}}}))
+	f.Add(EncodeBroker(BrokerInfo{Timestamp: 1700000000000, Rack: "r1", JMXPort: 9999, Endpoints: []Endpoint{
+		{"INTERNAL", "10.0.0.1", 19092, "PLAINTEXT"}, {"EXTERNAL", "example.com", 9092, "SSL"}}}))
 	f.Add([]byte(`{"endpoints":["x"]}`))
+	f.Add([]byte(`{"version":1,"host":"h","port":9092,"jmx_port":-1,"timestamp":"5"}`))
+	f.Add([]byte(`{"features":{},"listener_security_protocol_map":{"PLAINTEXT":"PLAINTEXT"},"endpoints":["PLAINTEXT://127.0.0.1:9092"],"rack":"r","jmx_port":-1,"port":9092,"host":"127.0.0.1","version":5,"timestamp":"1700000000000"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		info, err := DecodeBroker(b)
-		if err == nil && len(info.Endpoints) > 0 {
-			if _, err := DecodeBroker(EncodeBroker(info)); err != nil {
-				t.Fatalf("re-encode: %v", err)
-			}
+		if err != nil || len(info.Endpoints) == 0 {
+			return
+		}
+		enc := EncodeBroker(info)
+		back, err := DecodeBroker(enc)
+		if err != nil {
+			t.Fatalf("re-encode %s: %v", enc, err)
+		}
+		if !reflect.DeepEqual(back, info) {
+			t.Fatalf("round trip changed the registration:\n%+v\n%+v\n%s", info, back, enc)
+		}
+		if again := EncodeBroker(back); !bytes.Equal(again, enc) {
+			t.Fatalf("encoding not stable:\n%s\n%s", enc, again)
 		}
 	})
 }
 
 func FuzzDecodeTopic(f *testing.F) {
 	f.Add(EncodeTopic(TopicAssignment{Partitions: map[int32][]int32{0: {1}}}))
+	f.Add(EncodeTopic(TopicAssignment{TopicID: [16]byte{1, 2, 3}, Partitions: map[int32][]int32{0: {1, 2}, 1: {2, 3}, 2: {3, 1}},
+		Adding: map[int32][]int32{1: {3}}, Removing: map[int32][]int32{}}))
+	f.Add([]byte(`{"version":1,"partitions":{"0":[1],"1":[1]}}`))
+	f.Add([]byte(`{"partitions":{"0":[2,3],"1":[3,1]},"topic_id":"cMr3GpVESX2L3byPGf93lQ","adding_replicas":{"1":[1]},"removing_replicas":{},"version":3}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		a, err := DecodeTopic(b)
-		if err == nil {
-			back, err := DecodeTopic(EncodeTopic(a))
-			if err != nil || len(back.Partitions) != len(a.Partitions) {
-				t.Fatalf("re-encode: %v", err)
-			}
+		if err != nil {
+			return
+		}
+		enc := EncodeTopic(a)
+		back, err := DecodeTopic(enc)
+		if err != nil {
+			t.Fatalf("re-encode %s: %v", enc, err)
+		}
+		if !sameAssignment(back, a) {
+			t.Fatalf("round trip changed the assignment:\n%+v\n%+v\n%s", a, back, enc)
+		}
+		if again := EncodeTopic(back); !bytes.Equal(again, enc) {
+			t.Fatalf("encoding not stable:\n%s\n%s", enc, again)
 		}
 	})
 }
 
+// sameAssignment compares assignments with an absent and an empty replica map alike (both
+// encode as {}).
+func sameAssignment(x, y TopicAssignment) bool {
+	eq := func(a, b map[int32][]int32) bool {
+		if len(a) != len(b) {
+			return false
+		}
+		for p, rs := range a {
+			if o, ok := b[p]; !ok || !slices.Equal(rs, o) {
+				return false
+			}
+		}
+		return true
+	}
+	return x.Topic == y.Topic && x.TopicID == y.TopicID && x.ZkVersion == y.ZkVersion &&
+		eq(x.Partitions, y.Partitions) && eq(x.Adding, y.Adding) && eq(x.Removing, y.Removing)
+}
+
 func FuzzDecodePartitionState(f *testing.F) {
 	f.Add(EncodePartitionState(PartitionState{Leader: 1, ISR: []int32{1}}))
+	f.Add(EncodePartitionState(PartitionState{ControllerEpoch: 7, Leader: -1, LeaderEpoch: 12, ISR: []int32{3, 1, 2}, LeaderRecoveryState: 1}))
+	// Kafka's own bytes as seeds too: seeds made by EncodePartitionState alone could not catch an
+	// encoder that drops a field.
+	f.Add([]byte(`{"controller_epoch":3,"leader":2,"version":1,"leader_epoch":5,"isr":[2,1]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := DecodePartitionState(b)
-		if err == nil {
-			if back, err := DecodePartitionState(EncodePartitionState(s)); err != nil || back.Leader != s.Leader {
-				t.Fatalf("re-encode: %v", err)
-			}
+		if err != nil {
+			return
+		}
+		enc := EncodePartitionState(s)
+		back, err := DecodePartitionState(enc)
+		if err != nil {
+			t.Fatalf("re-encode %s: %v", enc, err)
+		}
+		if back.ControllerEpoch != s.ControllerEpoch || back.Leader != s.Leader || back.LeaderEpoch != s.LeaderEpoch ||
+			!slices.Equal(back.ISR, s.ISR) || back.LeaderRecoveryState != s.LeaderRecoveryState || back.ZkVersion != s.ZkVersion {
+			t.Fatalf("round trip changed the state:\n%+v\n%+v\n%s", s, back, enc)
+		}
+		if again := EncodePartitionState(back); !bytes.Equal(again, enc) {
+			t.Fatalf("encoding not stable:\n%s\n%s", enc, again)
 		}
 	})
 }

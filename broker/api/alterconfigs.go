@@ -13,8 +13,8 @@ import (
 // alterConfigs is the legacy AlterConfigs: a TOPIC resource's overrides are REPLACED by the
 // given set (null values dropped, as Kafka does), validated, and written with
 // zkmeta.SetTopicConfig, whose /config/changes notification makes every broker (this one
-// included) re-read the topic's config. Dynamic broker configs are not supported yet: BROKER
-// resources answer INVALID_REQUEST.
+// included) re-read the topic's config. A BROKER resource's dynamic configs are replaced the
+// same way (brokerconfigs.go).
 func (h *Handler) alterConfigs(r *network.Request, req *kmsg.AlterConfigsRequest) *kmsg.AlterConfigsResponse {
 	resp := kmsg.NewPtrAlterConfigsResponse()
 	resp.SetVersion(r.Version)
@@ -31,6 +31,14 @@ func (h *Handler) alterConfigs(r *network.Request, req *kmsg.AlterConfigsRequest
 				}
 			}
 			err = h.writeTopicConfig(res.ResourceName, next, req.ValidateOnly)
+		case kmsg.ConfigResourceTypeBroker:
+			next := map[string]string{}
+			for _, c := range res.Configs {
+				if c.Value != nil {
+					next[c.Name] = *c.Value
+				}
+			}
+			err = h.writeBrokerConfig(res.ResourceName, next, req.ValidateOnly)
 		default:
 			err = unsupportedConfigResource(res.ResourceType)
 		}
@@ -54,6 +62,8 @@ func (h *Handler) incrementalAlterConfigs(r *network.Request, req *kmsg.Incremen
 		switch res.ResourceType {
 		case kmsg.ConfigResourceTypeTopic:
 			err = h.incrementalTopicConfig(res, req.ValidateOnly)
+		case kmsg.ConfigResourceTypeBroker:
+			err = h.incrementalBrokerConfig(res, req.ValidateOnly)
 		default:
 			err = unsupportedConfigResource(res.ResourceType)
 		}
@@ -64,9 +74,6 @@ func (h *Handler) incrementalAlterConfigs(r *network.Request, req *kmsg.Incremen
 }
 
 func unsupportedConfigResource(t kmsg.ConfigResourceType) error {
-	if t == kmsg.ConfigResourceTypeBroker {
-		return errorf(kerr.InvalidRequest, "dynamic broker configs are not supported by this broker; set them in the broker's config file")
-	}
 	return errorf(kerr.InvalidRequest, "Unsupported resource type: %v", t)
 }
 

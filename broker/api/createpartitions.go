@@ -42,6 +42,9 @@ func (h *Handler) createPartitions(ctx context.Context, r *network.Request, req 
 		count[t.Topic]++
 	}
 	snap := h.snapshot(ctx)
+	capped := h.partitionCaps(len(req.Topics), func(i int) (perTopic, added int64) {
+		return int64(req.Topics[i].Count), addedPartitions(snap, &req.Topics[i])
+	})
 	type added struct {
 		i     int
 		name  string
@@ -51,6 +54,10 @@ func (h *Handler) createPartitions(ctx context.Context, r *network.Request, req 
 	for i, t := range req.Topics {
 		if count[t.Topic] > 1 {
 			setErr(i, errorf(kerr.InvalidRequest, "Duplicate topic in request."))
+			continue
+		}
+		if capped[i] != nil {
+			setErr(i, capped[i])
 			continue
 		}
 		if err := h.addPartitions(snap, t, req.ValidateOnly); err != nil {
@@ -113,6 +120,7 @@ func (h *Handler) addPartitions(snap *metadata.Snapshot, t kmsg.CreatePartitions
 // planPartitions returns the topic's full assignment after the increase.
 func (h *Handler) planPartitions(snap *metadata.Snapshot, cur zkmeta.TopicAssignment, t kmsg.CreatePartitionsRequestTopic) (map[int32][]int32, error) {
 	old := int32(len(cur.Partitions))
+	brokers := h.assignableBrokers(snap)
 	p0, ok := cur.Partitions[0]
 	if !ok || len(p0) == 0 {
 		return nil, fmt.Errorf("topic %s has no partition 0 in its assignment", t.Topic)
@@ -142,7 +150,7 @@ func (h *Handler) planPartitions(snap *metadata.Snapshot, cur zkmeta.TopicAssign
 					return nil, errorf(kerr.InvalidReplicaAssignment, "Duplicate brokers not allowed in replica assignment: %v for partition id %d.", reps, p)
 				}
 				seen[b] = true
-				if !snap.IsAlive(b) {
+				if !brokers.alive(b) {
 					return nil, errorf(kerr.InvalidReplicaAssignment, "Unknown broker(s) in replica assignment: %d.", b)
 				}
 			}
@@ -154,13 +162,13 @@ func (h *Handler) planPartitions(snap *metadata.Snapshot, cur zkmeta.TopicAssign
 	} else {
 		// Kafka fixes start index and shift to the position of the first broker whose id is
 		// >= partition 0's first replica, so new partitions continue the existing pattern.
-		ids := snap.BrokerIDs()
+		ids := brokers.ids
 		start := sort.Search(len(ids), func(i int) bool { return ids[i] >= p0[0] })
 		if start == len(ids) {
 			start = 0
 		}
 		var err error
-		if added, err = h.assignReplicas(snap, inc, int16(len(p0)), old, start); err != nil {
+		if added, err = h.assignReplicas(brokers, inc, int16(len(p0)), old, start); err != nil {
 			return nil, err
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -43,6 +42,9 @@ func (h *Handler) createTopics(ctx context.Context, r *network.Request, req *kms
 	for _, t := range req.Topics {
 		count[t.Topic]++
 	}
+	capped := h.partitionCaps(len(req.Topics), func(i int) (perTopic, added int64) {
+		return h.createTopicPartitions(&req.Topics[i]), h.createTopicPartitions(&req.Topics[i])
+	})
 	snap := h.snapshot(ctx)
 	type created struct {
 		i          int
@@ -53,6 +55,10 @@ func (h *Handler) createTopics(ctx context.Context, r *network.Request, req *kms
 	for i, t := range req.Topics {
 		if count[t.Topic] > 1 {
 			setErr(i, errorf(kerr.InvalidRequest, "Create topics request from client `%s` contains multiple entries for the following topics: %s", r.ClientID, t.Topic))
+			continue
+		}
+		if capped[i] != nil {
+			setErr(i, capped[i])
 			continue
 		}
 		nt, configs, err := h.createOneTopic(snap, t, req.ValidateOnly)
@@ -148,12 +154,15 @@ func (h *Handler) createTopicConfigs(overrides map[string]string) []kmsg.CreateT
 }
 
 // waitMetadata waits until cond holds on the metadata cache, at most timeoutMs (Kafka's
-// request timeout; <= 0 = do not wait) and while ctx lives. It returns the last snapshot seen.
+// request timeout, capped at gregor.request.timeout.max.ms; <= 0 = do not wait) and while ctx
+// lives. It returns the last snapshot seen.
 func (h *Handler) waitMetadata(ctx context.Context, timeoutMs int32, cond func(*metadata.Snapshot) bool) *metadata.Snapshot {
-	if timeoutMs <= 0 {
+	timeout := h.requestTimeout(timeoutMs)
+	if timeout <= 0 {
 		return h.o.Cache.Snapshot()
 	}
-	wctx, cancel := context.WithTimeout(ctx, time.Duration(timeoutMs)*time.Millisecond)
+	network.Parked(ctx) // waiting for the controller: leave the request queue
+	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	snap, _ := h.o.Cache.WaitFor(wctx, cond)
 	return snap

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	klog "github.com/gregor-broker/gregor/broker/log"
@@ -26,9 +25,7 @@ func (h *Handler) deleteRecords(_ context.Context, r *network.Request, req *kmsg
 			rp.Partition = p.Partition
 			rp.LowWatermark = -1
 			tp := klog.TopicPartition{Topic: t.Topic, Partition: p.Partition}
-			if !knownPartition(snap, t.Topic, p.Partition) {
-				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			} else if low, err := h.o.Replicas.DeleteRecords(tp, p.Offset); err != nil {
+			if low, err := h.o.Replicas.DeleteRecords(tp, p.Offset); err != nil {
 				rp.ErrorCode = ErrorCode(partitionError(snap, tp, err))
 			} else {
 				rp.LowWatermark = low

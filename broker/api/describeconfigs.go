@@ -12,9 +12,9 @@ import (
 )
 
 // describeConfigs answers TOPIC resources from /config/topics/<t> over the broker's defaults,
-// and BROKER resources from this broker's static configuration (dynamic broker configs do not
-// exist yet, so the cluster-default resource "" has no entries), as Kafka's
-// ZkAdminManager.describeConfigs.
+// and BROKER resources from this broker's static configuration with the dynamic configs of
+// /config/brokers/<id> and /config/brokers/<default> (the cluster-default resource "" lists only
+// the latter), as Kafka's ZkAdminManager.describeConfigs.
 func (h *Handler) describeConfigs(r *network.Request, req *kmsg.DescribeConfigsRequest) *kmsg.DescribeConfigsResponse {
 	resp := kmsg.NewPtrDescribeConfigsResponse()
 	resp.SetVersion(r.Version)
@@ -62,13 +62,7 @@ func (h *Handler) describeResource(res kmsg.DescribeConfigsRequestResource) ([]c
 		}
 		return h.o.Config.DescribeTopic(overrides), nil
 	case kmsg.ConfigResourceTypeBroker:
-		if res.ResourceName == "" {
-			return nil, nil // cluster-wide dynamic defaults: none (dynamic broker configs unsupported)
-		}
-		if err := h.checkBrokerResource(res.ResourceName); err != nil {
-			return nil, err
-		}
-		return h.o.Config.Describe(), nil
+		return h.describeBroker(res.ResourceName)
 	}
 	return nil, errorf(kerr.InvalidRequest, "Unsupported resource type: %v", res.ResourceType)
 }

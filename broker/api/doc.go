@@ -12,10 +12,19 @@
 // # Concurrency
 //
 // Handler.Handle is called concurrently, one goroutine per request (see broker/network).
+// JoinGroup and SyncGroup park their goroutine in broker/group until the rebalance answers them
+// (or the connection closes).
 // Handlers keep no per-request state in Handler. The controller → broker requests
 // (LeaderAndIsr, UpdateMetadata, StopReplica) are serialized by Handler.stateMu, which also
 // guards Handler.controllerEpoch — the equivalent of Kafka's replicaStateChangeLock. Producer id
 // blocks are handed out under ProducerIDs.mu. Admin requests that wait for the metadata cache
 // (CreateTopics, CreatePartitions, DeleteTopics) wait on its Changed channel, bounded by the
-// request timeout and the connection's context.
+// request timeout (capped, limits.go) and the connection's context. A handler about to wait for
+// an event — those, a long-poll Fetch, an acks=all Produce — calls network.Parked first, so the
+// wait does not hold a place in queued.max.requests.
+//
+// # Limits
+//
+// Every size or wait a client chooses is capped here before any subsystem is called
+// (limits.go): fetch.max.bytes, long-poll and request waits, partitions per topic and request.
 package api

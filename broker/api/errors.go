@@ -7,6 +7,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/gregor-broker/gregor/broker/group"
 	klog "github.com/gregor-broker/gregor/broker/log"
 	"github.com/gregor-broker/gregor/broker/replica"
 	"github.com/gregor-broker/gregor/config"
@@ -63,6 +64,7 @@ var errorTable = []struct {
 	// broker/replica
 	{replica.ErrNotLeaderOrFollower, kerr.NotLeaderForPartition},
 	{replica.ErrUnknownTopicOrPartition, kerr.UnknownTopicOrPartition},
+	{replica.ErrNotEnoughReplicasAfterAppend, kerr.NotEnoughReplicasAfterAppend},
 	{replica.ErrNotEnoughReplicas, kerr.NotEnoughReplicas},
 	{replica.ErrRequestTimedOut, kerr.RequestTimedOut},
 	{replica.ErrFencedLeaderEpoch, kerr.FencedLeaderEpoch},
@@ -71,6 +73,29 @@ var errorTable = []struct {
 	{replica.ErrKafkaStorage, kerr.KafkaStorageError},
 	// A broker shutting down no longer serves the partition: the client finds the new leader.
 	{replica.ErrShutdown, kerr.NotLeaderForPartition},
+
+	// broker/group (its write failures arrive already mapped, as Kafka's GroupMetadataManager
+	// maps them: NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE, INVALID_COMMIT_OFFSET_SIZE ...)
+	{group.ErrInvalidGroupID, kerr.InvalidGroupID},
+	{group.ErrCoordinatorNotAvailable, kerr.CoordinatorNotAvailable},
+	{group.ErrNotCoordinator, kerr.NotCoordinator},
+	{group.ErrCoordinatorLoadInProgress, kerr.CoordinatorLoadInProgress},
+	{group.ErrInvalidSessionTimeout, kerr.InvalidSessionTimeout},
+	{group.ErrUnknownMemberID, kerr.UnknownMemberID},
+	{group.ErrMemberIDRequired, kerr.MemberIDRequired},
+	{group.ErrIllegalGeneration, kerr.IllegalGeneration},
+	{group.ErrRebalanceInProgress, kerr.RebalanceInProgress},
+	{group.ErrInconsistentGroupProtocol, kerr.InconsistentGroupProtocol},
+	{group.ErrFencedInstanceID, kerr.FencedInstanceID},
+	{group.ErrGroupMaxSizeReached, kerr.GroupMaxSizeReached},
+	{group.ErrGroupIDNotFound, kerr.GroupIDNotFound},
+	{group.ErrNonEmptyGroup, kerr.NonEmptyGroup},
+	{group.ErrGroupSubscribedToTopic, kerr.GroupSubscribedToTopic},
+	{group.ErrOffsetMetadataTooLarge, kerr.OffsetMetadataTooLarge},
+	{group.ErrInvalidCommitOffsetSize, kerr.InvalidCommitOffsetSize},
+	{group.ErrUnstableOffsetCommit, kerr.UnstableOffsetCommit},
+	{group.ErrRequestTimedOut, kerr.RequestTimedOut},
+	{group.ErrUnknownServerError, kerr.UnknownServerError},
 
 	// controller (replica assignment)
 	{controller.ErrInvalidReplicationFactor, kerr.InvalidReplicationFactor},

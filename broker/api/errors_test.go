@@ -8,6 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/gregor-broker/gregor/broker/group"
 	klog "github.com/gregor-broker/gregor/broker/log"
 	"github.com/gregor-broker/gregor/broker/replica"
 	"github.com/gregor-broker/gregor/config"
@@ -51,6 +52,28 @@ func TestErrorCode(t *testing.T) {
 		{"replica stale controller", replica.ErrStaleControllerEpoch, kerr.StaleControllerEpoch},
 		{"replica storage", replica.ErrKafkaStorage, kerr.KafkaStorageError},
 		{"replica shutdown", replica.ErrShutdown, kerr.NotLeaderForPartition},
+
+		{"group InvalidGroupID", wrap(group.ErrInvalidGroupID), kerr.InvalidGroupID},
+		{"group CoordinatorNotAvailable", wrap(group.ErrCoordinatorNotAvailable), kerr.CoordinatorNotAvailable},
+		{"group NotCoordinator", wrap(group.ErrNotCoordinator), kerr.NotCoordinator},
+		{"group CoordinatorLoadInProgress", wrap(group.ErrCoordinatorLoadInProgress), kerr.CoordinatorLoadInProgress},
+		{"group InvalidSessionTimeout", wrap(group.ErrInvalidSessionTimeout), kerr.InvalidSessionTimeout},
+		{"group UnknownMemberID", wrap(group.ErrUnknownMemberID), kerr.UnknownMemberID},
+		{"group MemberIDRequired", wrap(group.ErrMemberIDRequired), kerr.MemberIDRequired},
+		{"group IllegalGeneration", wrap(group.ErrIllegalGeneration), kerr.IllegalGeneration},
+		{"group RebalanceInProgress", wrap(group.ErrRebalanceInProgress), kerr.RebalanceInProgress},
+		{"group InconsistentGroupProtocol", wrap(group.ErrInconsistentGroupProtocol), kerr.InconsistentGroupProtocol},
+		{"group FencedInstanceID", wrap(group.ErrFencedInstanceID), kerr.FencedInstanceID},
+		{"group GroupMaxSizeReached", wrap(group.ErrGroupMaxSizeReached), kerr.GroupMaxSizeReached},
+		{"group GroupIDNotFound", wrap(group.ErrGroupIDNotFound), kerr.GroupIDNotFound},
+		{"group NonEmptyGroup", wrap(group.ErrNonEmptyGroup), kerr.NonEmptyGroup},
+		{"group GroupSubscribedToTopic", wrap(group.ErrGroupSubscribedToTopic), kerr.GroupSubscribedToTopic},
+		{"group OffsetMetadataTooLarge", wrap(group.ErrOffsetMetadataTooLarge), kerr.OffsetMetadataTooLarge},
+		{"group InvalidCommitOffsetSize", wrap(group.ErrInvalidCommitOffsetSize), kerr.InvalidCommitOffsetSize},
+		{"group UnstableOffsetCommit", wrap(group.ErrUnstableOffsetCommit), kerr.UnstableOffsetCommit},
+		{"group RequestTimedOut", wrap(group.ErrRequestTimedOut), kerr.RequestTimedOut},
+		{"group UnknownServerError", wrap(group.ErrUnknownServerError), kerr.UnknownServerError},
+		{"group error naming a replica cause", fmt.Errorf("%w: %v", group.ErrNotCoordinator, replica.ErrNotLeaderOrFollower), kerr.NotCoordinator},
 
 		{"controller rf", wrap(controller.ErrInvalidReplicationFactor), kerr.InvalidReplicationFactor},
 		{"controller partitions", controller.ErrInvalidPartitions, kerr.InvalidPartitions},

@@ -10,9 +10,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	klog "github.com/gregor-broker/gregor/broker/log"
 	"github.com/gregor-broker/gregor/broker/metadata"
 	"github.com/gregor-broker/gregor/broker/network"
+	"github.com/gregor-broker/gregor/broker/replica"
 	"github.com/gregor-broker/gregor/config"
+	"github.com/gregor-broker/gregor/controller"
 )
 
 // These tests drive handlers that need only the metadata cache; paths that reach ZooKeeper or
@@ -22,13 +25,49 @@ type fakeController bool
 
 func (f fakeController) IsActive() bool { return bool(f) }
 
-func newTestHandler(c *metadata.Cache, epoch int64) *Handler {
+// ControlledShutdown of a stand-in controller refuses: handler tests never reach it.
+func (f fakeController) ControlledShutdown(context.Context, int32, int64) ([]kmsg.ControlledShutdownResponsePartitionsRemaining, int16) {
+	return nil, kerr.NotController.Code
+}
+
+// ElectLeaders of a stand-in controller refuses: handler tests never reach it.
+func (f fakeController) ElectLeaders(context.Context, int8, []controller.TopicPartition) ([]controller.ElectionResult, int16) {
+	return nil, kerr.NotController.Code
+}
+
+// AlterReassignments and ListReassignments of a stand-in controller refuse.
+func (f fakeController) AlterReassignments(context.Context, map[controller.TopicPartition][]int32) ([]controller.ReassignResult, int16) {
+	return nil, kerr.NotController.Code
+}
+
+func (f fakeController) ListReassignments(context.Context, []controller.TopicPartition) ([]controller.ReassignmentState, int16) {
+	return nil, kerr.NotController.Code
+}
+
+// AlterISR of a stand-in controller refuses everything: handler tests never reach it.
+func (f fakeController) AlterISR(_ context.Context, req *kmsg.AlterPartitionRequest) *kmsg.AlterPartitionResponse {
+	resp := kmsg.NewPtrAlterPartitionResponse()
+	resp.Version = req.Version
+	resp.ErrorCode = kerr.NotController.Code
+	return resp
+}
+
+func newTestHandler(t *testing.T, c *metadata.Cache, epoch int64) *Handler {
+	t.Helper()
 	cfg := config.Default()
 	cfg.BrokerID = 1
 	cfg.AutoCreateTopicsEnable = false
 	quiet := logrus.New()
 	quiet.SetOutput(io.Discard)
-	return New(Options{BrokerID: 1, ClusterID: "test-cluster", Config: cfg, Cache: c,
+	logs, err := klog.OpenManager(klog.ManagerOptions{Dirs: []string{t.TempDir()}, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = logs.Close() })
+	replicas := replica.NewManager(replica.Options{BrokerID: 1, Logs: logs, Logger: quiet,
+		LogConfig: func(string) (klog.Config, int32, error) { return klog.DefaultConfig(), 1, nil }})
+	t.Cleanup(replicas.Shutdown)
+	return New(Options{BrokerID: 1, ClusterID: "test-cluster", Config: cfg, Cache: c, Replicas: replicas,
 		Controller: fakeController(false), BrokerEpoch: func() int64 { return epoch }, Logger: quiet})
 }
 
@@ -64,7 +103,7 @@ func TestMetadataResponse(t *testing.T) {
 		{Partition: 1, Leader: -1, LeaderEpoch: 2, ISR: []int32{2}, Replicas: []int32{2, 9}, OfflineReplicas: []int32{9}},
 		{Partition: 2, Leader: 3, LeaderEpoch: 1, ISR: []int32{3}, Replicas: []int32{3}},
 	}}}
-	h := newTestHandler(c, 10)
+	h := newTestHandler(t, c, 10)
 	if code := handle[*kmsg.UpdateMetadataResponse](t, h, request(um, 7)).ErrorCode; code != 0 {
 		t.Fatalf("UpdateMetadata error %d", code)
 	}
@@ -133,7 +172,7 @@ func TestMetadataResponse(t *testing.T) {
 
 func TestControllerRequestFences(t *testing.T) {
 	c := metadata.New()
-	h := newTestHandler(c, 100)
+	h := newTestHandler(t, c, 100)
 	send := func(controllerEpoch int32, brokerEpoch int64) int16 {
 		um := kmsg.NewPtrUpdateMetadataRequest()
 		um.ControllerID, um.ControllerEpoch, um.BrokerEpoch = 1, controllerEpoch, brokerEpoch
@@ -167,7 +206,7 @@ func TestControllerRequestFences(t *testing.T) {
 }
 
 func TestFetchIncrementalSessionUnknown(t *testing.T) {
-	h := newTestHandler(metadata.New(), 1)
+	h := newTestHandler(t, metadata.New(), 1)
 	req := kmsg.NewPtrFetchRequest()
 	req.SessionID, req.SessionEpoch = 42, 3
 	resp := handle[*kmsg.FetchResponse](t, h, request(req, 12))
@@ -188,7 +227,7 @@ func TestFetchIncrementalSessionUnknown(t *testing.T) {
 }
 
 func TestProduceRejectedBeforeTheLog(t *testing.T) {
-	h := newTestHandler(cacheWith(t, []int32{1}, map[string]int{"t": 1}), 1)
+	h := newTestHandler(t, cacheWith(t, []int32{1}, map[string]int{"t": 1}), 1)
 	good := batch(70, 2, 0)
 	produce := func(acks int16, txn *string, topic string, records []byte) (*kmsg.ProduceResponse, error) {
 		req := kmsg.NewPtrProduceRequest()
@@ -212,6 +251,8 @@ func TestProduceRejectedBeforeTheLog(t *testing.T) {
 		{"unknown topic", -1, nil, "other", good, kerr.UnknownTopicOrPartition},
 		{"bad acks", 2, nil, "t", good, kerr.InvalidRequiredAcks},
 		{"two batches", 1, nil, "t", append(append([]byte(nil), good...), good...), kerr.InvalidRecord},
+		{"transactional batch without a transactional id", -1, nil, "t", batch(70, 2, attrTransactional), kerr.TransactionalIDAuthorizationFailed},
+		{"control batch", -1, nil, "t", batch(70, 2, attrControl), kerr.InvalidRecord},
 	} {
 		resp, err := produce(tc.acks, tc.txn, tc.topic, tc.records)
 		if err != nil {
@@ -222,6 +263,24 @@ func TestProduceRejectedBeforeTheLog(t *testing.T) {
 			t.Fatalf("%s: %+v, want %v", tc.name, p, tc.want)
 		}
 	}
+	// A partition named twice: every entry refused, nothing handed to the log (this handler has
+	// no replica manager, so reaching it would panic).
+	req := kmsg.NewPtrProduceRequest()
+	req.Acks, req.TimeoutMillis = -1, 1000
+	req.Topics = []kmsg.ProduceRequestTopic{
+		{Topic: "t", Partitions: []kmsg.ProduceRequestTopicPartition{{Partition: 0, Records: good}}},
+		{Topic: "t", Partitions: []kmsg.ProduceRequestTopicPartition{{Partition: 0, Records: good}}},
+	}
+	dup := handle[*kmsg.ProduceResponse](t, h, request(req, 9))
+	if len(dup.Topics) != 2 {
+		t.Fatalf("duplicate partition: %d topic entries, want one per request entry", len(dup.Topics))
+	}
+	for _, rt := range dup.Topics {
+		if p := rt.Partitions[0]; p.ErrorCode != kerr.InvalidRecord.Code || p.BaseOffset != -1 {
+			t.Fatalf("duplicate partition entry: %+v", p)
+		}
+	}
+
 	// acks=0: no response, and a failure closes the connection (error returned).
 	resp, err := produce(0, nil, "other", good)
 	if resp != nil || err == nil {
@@ -230,7 +289,7 @@ func TestProduceRejectedBeforeTheLog(t *testing.T) {
 }
 
 func TestAdminRequestsNeedTheController(t *testing.T) {
-	h := newTestHandler(cacheWith(t, []int32{1}, map[string]int{"t": 1}), 1)
+	h := newTestHandler(t, cacheWith(t, []int32{1}, map[string]int{"t": 1}), 1)
 	ct := kmsg.NewPtrCreateTopicsRequest()
 	ct.Topics = []kmsg.CreateTopicsRequestTopic{{Topic: "a", NumPartitions: 1, ReplicationFactor: 1}}
 	if got := handle[*kmsg.CreateTopicsResponse](t, h, request(ct, 7)); got.Topics[0].ErrorCode != kerr.NotController.Code {
@@ -249,7 +308,7 @@ func TestAdminRequestsNeedTheController(t *testing.T) {
 }
 
 func TestInitProducerIDTransactional(t *testing.T) {
-	h := newTestHandler(metadata.New(), 1)
+	h := newTestHandler(t, metadata.New(), 1)
 	h.o.ProducerIDs = NewProducerIDs(func() (int64, int64, error) { return 1000, 1999, nil })
 	req := kmsg.NewPtrInitProducerIDRequest()
 	req.TransactionalID = strp("tx-1")

@@ -119,7 +119,7 @@ func TestValidateAssignment(t *testing.T) {
 		{"dead broker", map[int32][]int32{0: {1, 7}}, kerr.InvalidReplicaAssignment, 0},
 		{"zero replicas", map[int32][]int32{0: {}}, kerr.InvalidReplicaAssignment, 0},
 	} {
-		rf, err := validateAssignment(tc.a, snap)
+		rf, err := validateAssignment(tc.a, viewOfSnapshot(snap))
 		want := int16(0)
 		if tc.want != nil {
 			want = tc.want.Code

@@ -1,6 +1,10 @@
 package api
 
 import (
+	"net"
+	"strconv"
+	"time"
+
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	klog "github.com/gregor-broker/gregor/broker/log"
@@ -22,11 +26,16 @@ func (h *Handler) leaderAndISR(r *network.Request, req *kmsg.LeaderAndISRRequest
 	}
 	var states []replica.PartitionState
 	var topics []topicInfo
+	// Followers fetch from the leader's endpoint as the controller announced it.
+	leaders := make(map[int32]string, len(req.LiveLeaders))
+	for _, ll := range req.LiveLeaders {
+		leaders[ll.BrokerID] = net.JoinHostPort(ll.Host, strconv.Itoa(int(ll.Port)))
+	}
 	add := func(topic string, id [16]byte, p kmsg.LeaderAndISRRequestTopicPartition) {
 		states = append(states, replica.PartitionState{
 			Topic: topic, TopicID: id, Partition: p.Partition, ControllerEpoch: p.ControllerEpoch,
 			Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, ISR: p.ISR, Replicas: p.Replicas,
-			PartitionEpoch: p.ZKVersion, IsNew: p.IsNew,
+			PartitionEpoch: p.ZKVersion, IsNew: p.IsNew, LeaderAddr: leaders[p.Leader],
 		})
 	}
 	if r.Version <= 1 {
@@ -44,12 +53,17 @@ func (h *Handler) leaderAndISR(r *network.Request, req *kmsg.LeaderAndISRRequest
 	}
 
 	h.stateMu.Lock()
+	began := time.Now()
 	err := h.checkControllerRequest(req.BrokerEpoch, req.ControllerEpoch)
 	var errs map[klog.TopicPartition]error
 	if err == nil {
 		errs = h.o.Replicas.BecomeLeaderOrFollower(req.ControllerEpoch, states)
+		h.groupsOnLeaderAndISR(states, errs)
 	}
 	h.stateMu.Unlock()
+	if took := time.Since(began); took > time.Second {
+		h.reqLog(r).WithFields(map[string]any{"partitions": len(states), "took": took.String()}).Info("slow LeaderAndIsr")
+	}
 	if err != nil {
 		h.reqLog(r).WithError(err).Warnf("rejecting LeaderAndIsr from controller %d epoch %d", req.ControllerID, req.ControllerEpoch)
 		resp.ErrorCode = ErrorCode(err)

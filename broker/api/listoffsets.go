@@ -43,7 +43,7 @@ func (h *Handler) listOffsets(_ context.Context, r *network.Request, req *kmsg.L
 			if r.Version >= 4 {
 				leaderEpoch = p.CurrentLeaderEpoch
 			}
-			offset, ts, epoch, err := h.o.Replicas.ListOffset(tp, p.Timestamp, leaderEpoch)
+			offset, ts, epoch, err := h.o.Replicas.ListOffset(tp, p.Timestamp, leaderEpoch, req.ReplicaID >= 0)
 			if err != nil {
 				rp.ErrorCode = ErrorCode(partitionError(snap, tp, err))
 				rt.Partitions = append(rt.Partitions, rp)

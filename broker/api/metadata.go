@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -32,6 +33,9 @@ func (h *Handler) snapshot(ctx context.Context) *metadata.Snapshot {
 	if snap.Initialized {
 		return snap
 	}
+	// Waiting for the controller's first UpdateMetadata, which reaches this broker as a request
+	// too: leave the request queue so a burst of such waits cannot keep it out.
+	network.Parked(ctx)
 	wctx, cancel := context.WithTimeout(ctx, firstMetadataWait)
 	defer cancel()
 	snap, _ = h.o.Cache.WaitFor(wctx, func(s *metadata.Snapshot) bool { return s.Initialized })
@@ -132,7 +136,7 @@ func (h *Handler) autoCreateTopic(snap *metadata.Snapshot, name string) error {
 			// Kafka refuses to create the offsets topic with fewer brokers than its RF.
 			return errorf(kerr.CoordinatorNotAvailable, "offsets.topic.replication.factor %d > %d live brokers", rf, len(snap.BrokerIDs()))
 		}
-		configs = offsetsTopicConfigs()
+		configs = offsetsTopicConfigs(h.o.Config.OffsetsTopicSegmentBytes)
 	}
 	_, err := h.createTopic(snap, name, partitions, rf, nil, configs, false)
 	if err == nil || kafkaError(err) == kerr.TopicAlreadyExists {
@@ -142,11 +146,15 @@ func (h *Handler) autoCreateTopic(snap *metadata.Snapshot, name string) error {
 	return err
 }
 
-// offsetsTopicConfigs are the overrides Kafka writes for __consumer_offsets.
-func offsetsTopicConfigs() map[string]string {
+// offsetsTopicConfigs are the overrides Kafka writes for __consumer_offsets
+// (GroupCoordinator.offsetsTopicConfigs).
+func offsetsTopicConfigs(segmentBytes int32) map[string]string {
+	if segmentBytes <= 0 {
+		segmentBytes = 104857600
+	}
 	return map[string]string{
 		"cleanup.policy":   "compact",
-		"segment.bytes":    "104857600",
+		"segment.bytes":    strconv.Itoa(int(segmentBytes)),
 		"compression.type": "producer",
 	}
 }

@@ -16,6 +16,9 @@ const (
 	transactionStateTopic = "__transaction_state"
 )
 
+// adminClientID is the client id Kafka lets write internal topics (AdminUtils.AdminClientId).
+const adminClientID = "__admin_client"
+
 func isInternalTopic(name string) bool {
 	return name == consumerOffsetsTopic || name == transactionStateTopic
 }

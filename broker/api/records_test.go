@@ -38,6 +38,24 @@ func TestValidateProduceRecords(t *testing.T) {
 		{"magic 1", 9, batch(70, 1, 0), kerr.InvalidRecord},
 		{"tiny length", 9, func() []byte { b := batch(70, 2, 0); binary.BigEndian.PutUint32(b[8:], 3); return b }(), kerr.CorruptMessage},
 		{"negative length", 9, func() []byte { b := batch(70, 2, 0); binary.BigEndian.PutUint32(b[8:], 0xffffff00); return b }(), kerr.CorruptMessage},
+		{"control batch", 9, batch(70, 2, attrControl), kerr.InvalidRecord},
+		{"idempotent without a sequence", 9, func() []byte {
+			b := batch(70, 2, 0)
+			binary.BigEndian.PutUint64(b[batchProducerIDOffset:], 7)
+			binary.BigEndian.PutUint32(b[batchBaseSequenceOffset:], 0xffffffff)
+			return b
+		}(), kerr.InvalidRecord},
+		{"idempotent with a sequence", 9, func() []byte {
+			b := batch(70, 2, 0)
+			binary.BigEndian.PutUint64(b[batchProducerIDOffset:], 7)
+			return b
+		}(), nil},
+		{"no producer id, no sequence", 9, func() []byte {
+			b := batch(70, 2, 0)
+			binary.BigEndian.PutUint64(b[batchProducerIDOffset:], 0xffffffffffffffff)
+			binary.BigEndian.PutUint32(b[batchBaseSequenceOffset:], 0xffffffff)
+			return b
+		}(), nil},
 	} {
 		err := validateProduceRecords(tc.version, tc.records)
 		want := int16(0)

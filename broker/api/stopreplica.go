@@ -57,6 +57,7 @@ func (h *Handler) stopReplica(r *network.Request, req *kmsg.StopReplicaRequest) 
 				errs[tp] = e
 			}
 		}
+		h.groupsOnStopReplica(r.Version, req, errs)
 	}
 	h.stateMu.Unlock()
 	if err != nil {

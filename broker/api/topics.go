@@ -31,7 +31,7 @@ func (h *Handler) createTopic(snap *metadata.Snapshot, name string, partitions i
 	}
 	if assignment == nil {
 		var err error
-		if assignment, err = h.assignReplicas(snap, partitions, rf, 0, -1); err != nil {
+		if assignment, err = h.assignReplicas(h.assignableBrokers(snap), partitions, rf, 0, -1); err != nil {
 			return newTopic{}, err
 		}
 	}
@@ -52,7 +52,7 @@ func (h *Handler) createTopic(snap *metadata.Snapshot, name string, partitions i
 			}
 		}
 	}
-	rfOut, err := validateAssignment(assignment, snap)
+	rfOut, err := validateAssignment(assignment, h.assignableBrokers(snap))
 	if err != nil {
 		return newTopic{}, err
 	}
@@ -79,24 +79,19 @@ func (h *Handler) createTopic(snap *metadata.Snapshot, name string, partitions i
 // assignReplicas computes replica lists for partitions start..start+n-1 over the live brokers
 // (sorted by id), with the errors Kafka's AdminUtils raises. fixedStart < 0 = random start and
 // shift (new topic); >= 0 = both fixed (adding partitions).
-func (h *Handler) assignReplicas(snap *metadata.Snapshot, n int32, rf int16, start int32, fixedStart int) (map[int32][]int32, error) {
-	brokers := snap.Brokers()
+func (h *Handler) assignReplicas(brokers brokerView, n int32, rf int16, start int32, fixedStart int) (map[int32][]int32, error) {
 	if n <= 0 {
 		return nil, errorf(kerr.InvalidPartitions, "Number of partitions must be larger than 0.")
 	}
 	if rf <= 0 {
 		return nil, errorf(kerr.InvalidReplicationFactor, "Replication factor must be larger than 0.")
 	}
-	if int(rf) > len(brokers) {
-		return nil, errorf(kerr.InvalidReplicationFactor, "Replication factor: %d larger than available brokers: %d.", rf, len(brokers))
+	if int(rf) > len(brokers.ids) {
+		return nil, errorf(kerr.InvalidReplicationFactor, "Replication factor: %d larger than available brokers: %d.", rf, len(brokers.ids))
 	}
-	metas := make([]controller.BrokerMeta, 0, len(brokers))
-	for _, b := range brokers {
-		m := controller.BrokerMeta{ID: b.ID}
-		if b.Rack != nil {
-			m.Rack = *b.Rack
-		}
-		metas = append(metas, m)
+	metas := make([]controller.BrokerMeta, 0, len(brokers.ids))
+	for _, id := range brokers.ids {
+		metas = append(metas, controller.BrokerMeta{ID: id, Rack: brokers.racks[id]})
 	}
 	a, err := controller.AssignReplicas(metas, n, rf, start, fixedStart, fixedStart)
 	if err != nil {
@@ -108,7 +103,7 @@ func (h *Handler) assignReplicas(snap *metadata.Snapshot, n int32, rf int16, sta
 // validateAssignment checks an explicit or computed assignment: partition ids 0..n-1, every
 // partition the same non-zero replication factor, no broker twice in a partition, every broker
 // live. It returns the replication factor.
-func validateAssignment(a map[int32][]int32, snap *metadata.Snapshot) (int16, error) {
+func validateAssignment(a map[int32][]int32, brokers brokerView) (int16, error) {
 	if len(a) == 0 {
 		return 0, errorf(kerr.InvalidPartitions, "Number of partitions must be larger than 0.")
 	}
@@ -137,7 +132,7 @@ func validateAssignment(a map[int32][]int32, snap *metadata.Snapshot) (int16, er
 				return 0, errorf(kerr.InvalidReplicaAssignment, "Duplicate replica assignment found: partition %d %v", p, reps)
 			}
 			seen[b] = true
-			if !snap.IsAlive(b) {
+			if !brokers.alive(b) {
 				return 0, errorf(kerr.InvalidReplicaAssignment, "Unknown broker %d in the replica assignment of partition %d", b, p)
 			}
 		}
@@ -146,4 +141,53 @@ func validateAssignment(a map[int32][]int32, snap *metadata.Snapshot) (int16, er
 		return 0, errorf(kerr.InvalidReplicationFactor, "replication factor %d too large", rf)
 	}
 	return int16(rf), nil
+}
+
+// brokerView is the brokers replicas may be assigned to, sorted by id, with their racks.
+type brokerView struct {
+	ids   []int32
+	racks map[int32]string
+}
+
+func (v brokerView) alive(id int32) bool {
+	i := sort.Search(len(v.ids), func(i int) bool { return v.ids[i] >= id })
+	return i < len(v.ids) && v.ids[i] == id
+}
+
+// viewOfSnapshot is the live brokers of a metadata snapshot.
+func viewOfSnapshot(snap *metadata.Snapshot) brokerView {
+	v := brokerView{racks: map[int32]string{}}
+	for _, b := range snap.Brokers() {
+		v.ids = append(v.ids, b.ID)
+		if b.Rack != nil {
+			v.racks[b.ID] = *b.Rack
+		}
+	}
+	sort.Slice(v.ids, func(i, j int) bool { return v.ids[i] < v.ids[j] })
+	return v
+}
+
+// assignableBrokers is the brokers registered in /brokers/ids. Kafka's ZkAdminManager assigns
+// over its metadata cache's alive brokers, which learns of a broker that just registered only
+// with the controller's next UpdateMetadata, so a topic created right after a broker starts can
+// be refused there; the registrations are the same truth without the lag (Kafka's own
+// AdminZkClient, behind --zookeeper tools, reads them). If ZooKeeper cannot be read, the
+// cache's view.
+func (h *Handler) assignableBrokers(snap *metadata.Snapshot) brokerView {
+	if h.o.ZK == nil {
+		return viewOfSnapshot(snap)
+	}
+	bs, err := h.o.ZK.ListBrokers()
+	if err != nil {
+		h.log.WithError(err).Warn("listing /brokers/ids; assigning over the metadata cache's brokers")
+		return viewOfSnapshot(snap)
+	}
+	v := brokerView{racks: map[int32]string{}}
+	for _, b := range bs {
+		v.ids = append(v.ids, b.ID)
+		if b.Rack != "" {
+			v.racks[b.ID] = b.Rack
+		}
+	}
+	return v
 }

@@ -8,7 +8,9 @@ import (
 )
 
 // Benchmarks compare the engine with the floor it cannot beat: a plain os.File write of the same
-// bytes, and a plain ReadAt of the same file. Results and ratios: docs/benchmarks.md.
+// bytes, and a plain ReadAt of the same file. Sub-benchmarks are named impl=gregor / impl=floor
+// so that benchstat -col /impl puts the two side by side with their ratio. Results and the
+// commands that reproduce them: docs/benchmarks.md.
 
 func benchBatch(b *testing.B, batchBytes int) []byte {
 	n := batchBytes / 1024
@@ -22,7 +24,7 @@ func benchBatch(b *testing.B, batchBytes int) []byte {
 func BenchmarkAppend(b *testing.B) {
 	for _, size := range []int{16 << 10, 1 << 20} {
 		batch := benchBatch(b, size)
-		b.Run(fmt.Sprintf("gregor/batch=%dKiB", size>>10), func(b *testing.B) {
+		b.Run(fmt.Sprintf("impl=gregor/batch=%dKiB", size>>10), func(b *testing.B) {
 			cfg := DefaultConfig()
 			cfg.SegmentBytes = 512 << 20
 			m := openTestManager(b, b.TempDir(), cfg, nil)
@@ -36,7 +38,7 @@ func BenchmarkAppend(b *testing.B) {
 				}
 			}
 		})
-		b.Run(fmt.Sprintf("plain-write/batch=%dKiB", size>>10), func(b *testing.B) {
+		b.Run(fmt.Sprintf("impl=floor/batch=%dKiB", size>>10), func(b *testing.B) {
 			f, err := os.Create(filepath.Join(b.TempDir(), "plain.log"))
 			if err != nil {
 				b.Fatal(err)
@@ -74,7 +76,7 @@ func BenchmarkRead(b *testing.B) {
 		}
 	}
 	leo := l.LogEndOffset()
-	b.Run("gregor/max=1MiB", func(b *testing.B) {
+	b.Run("impl=gregor/max=1MiB", func(b *testing.B) {
 		b.SetBytes(chunk)
 		off := int64(0)
 		for i := 0; i < b.N; i++ {
@@ -89,7 +91,7 @@ func BenchmarkRead(b *testing.B) {
 			}
 		}
 	})
-	b.Run("plain-readat/max=1MiB", func(b *testing.B) {
+	b.Run("impl=floor/max=1MiB", func(b *testing.B) {
 		f, err := os.Open(filepath.Join(l.Dir(), segmentName(0)+logSuffix))
 		if err != nil {
 			b.Fatal(err)

@@ -27,26 +27,41 @@ const (
 	cleanShutdownFile  = ".kafka_cleanshutdown"
 )
 
-// writeFileAtomic replaces path with data.
+// writeFileAtomic replaces path with data, durably.
 func writeFileAtomic(fs vfs.FS, path string, data []byte) error {
+	return writeFile(fs, path, data, true)
+}
+
+// writeFile replaces path with data through a temporary file and a rename; with sync, the data
+// and the rename are fsynced before it returns, else the caller makes them durable later (a
+// SyncFS over many files at once).
+func writeFile(fs vfs.FS, path string, data []byte, sync bool) error {
 	tmp := path + ".tmp"
 	f, err := fs.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if _, err := f.Write(data); err != nil {
+	if n, err := f.Write(data); err != nil || n != len(data) {
 		f.Close()
+		if err == nil {
+			err = io.ErrShortWrite
+		}
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("fsync %s: %w", path, err)
+	if sync {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return fmt.Errorf("fsync %s: %w", path, err)
+		}
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", path, err)
 	}
 	if err := fs.Rename(tmp, path); err != nil {
 		return fmt.Errorf("rename %s: %w", path, err)
+	}
+	if !sync {
+		return nil
 	}
 	if err := fs.SyncDir(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("fsync dir of %s: %w", path, err)
@@ -85,8 +100,28 @@ func writeOffsetCheckpoint(fs vfs.FS, path string, offsets map[TopicPartition]in
 
 // readOffsetCheckpoint reads such a file; a missing file is an empty map.
 func readOffsetCheckpoint(fs vfs.FS, path string) (map[TopicPartition]int64, error) {
+	data, err := readFile(fs, path)
+	if os.IsNotExist(err) {
+		return map[TopicPartition]int64{}, nil
+	}
+	if err != nil {
+		return map[TopicPartition]int64{}, fmt.Errorf("read %s: %w", path, err)
+	}
+	return parseOffsetCheckpoint(path, data)
+}
+
+// parseOffsetCheckpoint parses the bytes of an offset checkpoint file (name is for errors). As in
+// Kafka, values are not range-checked here; each reader decides what an offset it cannot use
+// means (the cleaner resets one outside the log to the log start).
+func parseOffsetCheckpoint(name string, data []byte) (map[TopicPartition]int64, error) {
 	out := map[TopicPartition]int64{}
-	err := readCheckpoint(fs, path, 3, func(f []string) error {
+	err := parseCheckpoint(name, data, 3, checkpointOffsetEntry(out))
+	return out, err
+}
+
+// checkpointOffsetEntry parses "<topic> <partition> <offset>" into out.
+func checkpointOffsetEntry(out map[TopicPartition]int64) func([]string) error {
+	return func(f []string) error {
 		p, err1 := strconv.ParseInt(f[1], 10, 32)
 		off, err2 := strconv.ParseInt(f[2], 10, 64)
 		if err1 != nil || err2 != nil {
@@ -94,8 +129,7 @@ func readOffsetCheckpoint(fs vfs.FS, path string) (map[TopicPartition]int64, err
 		}
 		out[TopicPartition{f[0], int32(p)}] = off
 		return nil
-	})
-	return out, err
+	}
 }
 
 // readCheckpoint parses the version/count/entries layout, calling fn per entry line.
@@ -107,6 +141,11 @@ func readCheckpoint(fs vfs.FS, path string, fields int, fn func([]string) error)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", path, err)
 	}
+	return parseCheckpoint(path, data, fields, fn)
+}
+
+// parseCheckpoint is readCheckpoint on the file's bytes; path names it in errors.
+func parseCheckpoint(path string, data []byte, fields int, fn func([]string) error) error {
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	line := 0
 	var count int
@@ -118,6 +157,7 @@ func readCheckpoint(fs vfs.FS, path string, fields int, fn func([]string) error)
 				return fmt.Errorf("%s: unsupported version %q", path, text)
 			}
 		case 1:
+			var err error
 			if count, err = strconv.Atoi(text); err != nil || count < 0 {
 				return fmt.Errorf("%s: bad entry count %q", path, text)
 			}
@@ -131,6 +171,9 @@ func readCheckpoint(fs vfs.FS, path string, fields int, fn func([]string) error)
 			}
 		}
 		line++
+	}
+	if err := sc.Err(); err != nil { // a line longer than the scanner's buffer
+		return fmt.Errorf("%s: line %d: %w", path, line+1, err)
 	}
 	if line < 2 || line-2 != count {
 		return fmt.Errorf("%s: %d entries, header says %d", path, line-2, count)

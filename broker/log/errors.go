@@ -15,6 +15,10 @@ var (
 	ErrOffsetOutOfRange            = errors.New("offset out of range")
 	ErrInvalidTimestamp            = errors.New("invalid timestamp")
 	ErrLogClosed                   = errors.New("log is closed")
+	// ErrStorage: the log's directory is offline after an I/O error (Kafka's
+	// KafkaStorageException, KAFKA_STORAGE_ERROR); the error wraps the I/O error that took it
+	// offline, or says the directory already was.
+	ErrStorage = errors.New("log directory is offline")
 )
 
 // BatchError names the batch (by its index in the appended set) that failed validation.

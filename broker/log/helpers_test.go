@@ -5,6 +5,8 @@ import (
 	"compress/gzip"
 	"encoding/binary"
 	"hash/crc32"
+	"io"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +17,14 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gregor-broker/gregor/broker/log/vfs"
+)
+
+var (
+	testZstdOnce sync.Once
+	testZstd     *zstd.Encoder // EncodeAll is safe for concurrent use
+	testCodecMu  sync.Mutex    // guards the reused writers below
+	testGzip     *gzip.Writer
+	testLz4      *lz4.Writer
 )
 
 type testRecord struct {
@@ -55,21 +65,32 @@ func buildBatch(t testing.TB, recs []testRecord, o batchOpts) []byte {
 	switch o.codec {
 	case 1:
 		var b bytes.Buffer
-		w := gzip.NewWriter(&b)
-		w.Write(body)
-		w.Close()
+		testCodecMu.Lock()
+		if testGzip == nil {
+			testGzip = gzip.NewWriter(&b)
+		}
+		testGzip.Reset(&b)
+		testGzip.Write(body)
+		testGzip.Close()
+		testCodecMu.Unlock()
 		body = b.Bytes()
 	case 2:
 		body = snappy.Encode(nil, body)
 	case 3:
 		var b bytes.Buffer
-		w := lz4.NewWriter(&b)
-		w.Write(body)
-		w.Close()
+		testCodecMu.Lock()
+		if testLz4 == nil {
+			testLz4 = lz4.NewWriter(&b)
+			testLz4.Apply(lz4.BlockSizeOption(lz4.Block64Kb))
+		}
+		testLz4.Reset(&b)
+		testLz4.Write(body)
+		testLz4.Close()
+		testCodecMu.Unlock()
 		body = b.Bytes()
 	case 4:
-		enc, _ := zstd.NewWriter(nil)
-		body = enc.EncodeAll(body, nil)
+		testZstdOnce.Do(func() { testZstd, _ = zstd.NewWriter(nil) })
+		body = testZstd.EncodeAll(body, nil)
 	}
 	b := kmsg.RecordBatch{
 		Magic: 2, Attributes: int16(o.codec), LastOffsetDelta: int32(len(recs) - 1),
@@ -98,6 +119,13 @@ func quietLogger() logrus.FieldLogger {
 	return l
 }
 
+// silentLogger is for tests whose injected faults the code logs as errors.
+func silentLogger() logrus.FieldLogger {
+	l := logrus.New()
+	l.SetOutput(io.Discard)
+	return l
+}
+
 // clock is a settable time source for tests.
 type clock struct{ t time.Time }
 
@@ -116,7 +144,7 @@ func openTestManager(t testing.TB, dir string, cfg Config, now func() time.Time)
 // batchesOf splits a record set into its batches' headers.
 func batchesOf(t testing.TB, b []byte) []BatchHeader {
 	t.Helper()
-	hs, err := ValidateBatches(b, 0)
+	hs, err := ValidateStoredBatches(b)
 	if err != nil && len(b) > 0 {
 		t.Fatalf("read back invalid batches: %v", err)
 	}

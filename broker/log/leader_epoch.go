@@ -3,6 +3,7 @@ package log
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 
@@ -21,20 +22,51 @@ type epochCache struct {
 	fs      vfs.FS
 	path    string
 	entries []epochEntry
+	// lazy: the next flush writes the file without fsync; the caller makes it durable with a
+	// SyncFS over many logs at once (a LeaderAndIsr making thousands of partitions leaders).
+	lazy bool
 }
 
 func loadEpochCache(fs vfs.FS, dir string) (*epochCache, error) {
 	c := &epochCache{fs: fs, path: filepath.Join(dir, leaderEpochFile)}
-	err := readCheckpoint(fs, c.path, 2, func(f []string) error {
+	data, err := readFile(fs, c.path)
+	if os.IsNotExist(err) {
+		return c, nil
+	}
+	if err != nil {
+		return c, fmt.Errorf("read %s: %w", c.path, err)
+	}
+	c.entries, err = parseEpochCheckpoint(c.path, data)
+	return c, err
+}
+
+// parseEpochCheckpoint reads leader-epoch-checkpoint's bytes. Each entry is applied the way
+// Kafka's LeaderEpochFileCache assigns the entries it loads: negative epochs or offsets are
+// skipped, and an entry whose epoch or start offset is not above the earlier ones replaces those
+// it conflicts with. Whatever the file holds, the result is strictly increasing in both epoch
+// and start offset, which every lookup relies on. Conflicting entries are always a suffix, so
+// this is linear in the file.
+func parseEpochCheckpoint(path string, data []byte) ([]epochEntry, error) {
+	var out []epochEntry
+	err := parseCheckpoint(path, data, 2, func(f []string) error {
 		e, err1 := strconv.ParseInt(f[0], 10, 32)
 		o, err2 := strconv.ParseInt(f[1], 10, 64)
 		if err1 != nil || err2 != nil {
 			return fmt.Errorf("bad entry %v", f)
 		}
-		c.entries = append(c.entries, epochEntry{int32(e), o})
+		if e < 0 || o < 0 {
+			return nil
+		}
+		for n := len(out); n > 0 && (int64(out[n-1].Epoch) >= e || out[n-1].StartOffset >= o); n-- {
+			out = out[:n-1]
+		}
+		out = append(out, epochEntry{int32(e), o})
 		return nil
 	})
-	return c, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func (c *epochCache) flush() error {
@@ -43,7 +75,9 @@ func (c *epochCache) flush() error {
 	for _, e := range c.entries {
 		fmt.Fprintf(&b, "%d %d\n", e.Epoch, e.StartOffset)
 	}
-	return writeFileAtomic(c.fs, c.path, b.Bytes())
+	lazy := c.lazy
+	c.lazy = false
+	return writeFile(c.fs, c.path, b.Bytes(), !lazy)
 }
 
 func (c *epochCache) latest() int32 {
@@ -75,18 +109,35 @@ func (c *epochCache) assign(epoch int32, offset int64) (bool, error) {
 	return true, c.flush()
 }
 
-// endOffsetFor returns, for a requested epoch, the largest epoch <= it and the offset where the
-// next epoch starts (or logEnd for the latest), Kafka's OffsetsForLeaderEpoch semantics.
+// endOffsetFor is Kafka's LeaderEpochFileCache.endOffsetFor, the answer to
+// OffsetsForLeaderEpoch: for the latest epoch, (it, the log end); for an older epoch, the
+// largest known epoch <= it and the start offset of the first epoch after it; for an epoch
+// older than every entry, (it, the first entry's start offset); for an undefined (-1) or a
+// newer-than-latest epoch, (-1, -1).
 func (c *epochCache) endOffsetFor(epoch int32, logEnd int64) (int32, int64) {
-	for i := len(c.entries) - 1; i >= 0; i-- {
-		if c.entries[i].Epoch <= epoch {
-			if i == len(c.entries)-1 {
-				return c.entries[i].Epoch, logEnd
-			}
-			return c.entries[i].Epoch, c.entries[i+1].StartOffset
+	n := len(c.entries)
+	if epoch < 0 || n == 0 {
+		return -1, -1
+	}
+	if c.entries[n-1].Epoch == epoch {
+		return epoch, logEnd
+	}
+	// higher: the first entry with an epoch above the requested one.
+	higher := -1
+	for i := 0; i < n; i++ {
+		if c.entries[i].Epoch > epoch {
+			higher = i
+			break
 		}
 	}
-	return -1, -1
+	switch {
+	case higher < 0:
+		return -1, -1
+	case higher == 0:
+		return epoch, c.entries[0].StartOffset
+	default:
+		return c.entries[higher-1].Epoch, c.entries[higher].StartOffset
+	}
 }
 
 // truncateFrom drops entries starting at or after offset (log truncation).

@@ -1,11 +1,11 @@
 package log
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,6 +24,7 @@ import (
 // watermark is an atomic so the replica layer can read it without taking mu.
 type Log struct {
 	dir     string
+	ld      *logDir // the log.dirs entry holding dir, and its health; set before the log is shared
 	tp      TopicPartition
 	topicID [16]byte
 	fs      vfs.FS
@@ -44,6 +45,9 @@ type Log struct {
 	epochs         *epochCache
 	producers      *producerTracker
 	pendingDeletes []pendingDelete
+	// cleanerTruncatedTo is the lowest offset the log was truncated to since the cleaner last
+	// looked (-1: none), so it can lower its checkpoint (Kafka's maybeTruncateCheckpoint).
+	cleanerTruncatedTo int64
 }
 
 // cleanRecoveryPoint tells openLog the log was shut down cleanly: trust every segment (after
@@ -56,32 +60,42 @@ type pendingDelete struct {
 }
 
 // openLog loads a partition directory, recovering segments at or past recoveryPoint (all of them
-// after an unclean shutdown, which the caller signals with recoveryPoint 0).
+// after an unclean shutdown, which the caller signals with recoveryPoint 0). Segments below the
+// recovery point are trusted after a check of their indexes, as Kafka trusts them; if the
+// producer-state replay then finds a corrupt batch in one of them, the whole log is opened again
+// with full recovery rather than failing the broker's startup.
 func openLog(fs vfs.FS, dir string, tp TopicPartition, topicID [16]byte, cfg Config,
 	recoveryPoint, logStartOffset int64, now func() time.Time, logger logrus.FieldLogger) (*Log, error) {
+	l, err := openLogAt(fs, dir, tp, topicID, cfg, recoveryPoint, logStartOffset, now, logger)
+	if err != nil && recoveryPoint > 0 {
+		logger.WithError(err).WithFields(logrus.Fields{"topic": tp.Topic, "partition": tp.Partition}).
+			Warn("log does not load as checkpointed; recovering every segment")
+		return openLogAt(fs, dir, tp, topicID, cfg, 0, logStartOffset, now, logger)
+	}
+	return l, err
+}
+
+func openLogAt(fs vfs.FS, dir string, tp TopicPartition, topicID [16]byte, cfg Config,
+	recoveryPoint, logStartOffset int64, now func() time.Time, logger logrus.FieldLogger) (*Log, error) {
 	cfg = cfg.sanitize()
-	l := &Log{dir: dir, tp: tp, topicID: topicID, fs: fs, now: now, recoveryPoint: recoveryPoint,
+	l := &Log{dir: dir, ld: &logDir{path: filepath.Dir(dir)}, tp: tp, topicID: topicID, fs: fs, now: now,
+		recoveryPoint: recoveryPoint, cleanerTruncatedTo: -1,
 		logger: logger.WithFields(logrus.Fields{"topic": tp.Topic, "partition": tp.Partition})}
 	l.cfgPtr.Store(&cfg)
-	if err := fs.MkdirAll(dir, 0o755); err != nil {
+	if err := mkdirDurable(fs, dir); err != nil {
 		return nil, fmt.Errorf("create log dir %s: %w", dir, err)
 	}
 	entries, err := fs.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", dir, err)
 	}
+	if entries, err = l.recoverSwaps(entries, cfg); err != nil {
+		return nil, err
+	}
 	var bases []int64
 	for _, e := range entries {
-		name := e.Name()
-		switch {
-		case strings.HasSuffix(name, deletedSuffix), strings.HasSuffix(name, ".tmp"),
-			strings.HasSuffix(name, ".cleaned"), strings.HasSuffix(name, ".swap"):
-			// Leftovers of an interrupted delete, checkpoint or compaction.
-			_ = fs.Remove(filepath.Join(dir, name))
-		default:
-			if base, ok := parseSegmentName(name, logSuffix); ok {
-				bases = append(bases, base)
-			}
+		if base, ok := parseSegmentName(e.Name(), logSuffix); ok {
+			bases = append(bases, base)
 		}
 	}
 	sort.Slice(bases, func(i, j int) bool { return bases[i] < bases[j] })
@@ -95,11 +109,18 @@ func openLog(fs vfs.FS, dir string, tp TopicPartition, topicID [16]byte, cfg Con
 		l.logger.WithError(err).Warn("leader epoch checkpoint unreadable; starting empty")
 		l.epochs = &epochCache{fs: fs, path: filepath.Join(dir, leaderEpochFile)}
 	}
+	closeAll := func() {
+		for _, s := range l.segments {
+			s.close()
+		}
+	}
 	if err := l.epochs.truncateFrom(l.nextOffset); err != nil {
+		closeAll()
 		return nil, err
 	}
 	l.producers = newProducerTracker(fs, dir)
 	if err := l.rebuildProducerState(); err != nil {
+		closeAll()
 		return nil, err
 	}
 	l.lastFlush = now()
@@ -191,8 +212,20 @@ func (l *Log) SetConfig(cfg Config) {
 func (l *Log) Config() Config { return l.cfg() }
 
 func (l *Log) TopicPartition() TopicPartition { return l.tp }
-func (l *Log) TopicID() [16]byte              { return l.topicID }
-func (l *Log) Dir() string                    { return l.dir }
+
+// TopicID is the topic id the log was created or last confirmed with.
+func (l *Log) TopicID() [16]byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.topicID
+}
+
+func (l *Log) setTopicID(id [16]byte) {
+	l.mu.Lock()
+	l.topicID = id
+	l.mu.Unlock()
+}
+func (l *Log) Dir() string { return l.dir }
 
 // HighWatermark is maintained by the replica layer; the log only stores and checkpoints it.
 func (l *Log) HighWatermark() int64 { return l.hw.Load() }
@@ -258,8 +291,32 @@ func (l *Log) LatestEpoch() int32 {
 func (l *Log) AssignEpochStartOffset(epoch int32, offset int64) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.ld.offline.Load() {
+		return l.ld.offlineErr()
+	}
+	if _, err := l.epochs.assign(epoch, offset); err != nil {
+		return l.ld.fail(err)
+	}
+	return nil
+}
+
+// AssignEpochStartOffsetUnsynced is AssignEpochStartOffset writing leader-epoch-checkpoint
+// without waiting for the disk: the caller must call the Manager's SyncFS before it relies on
+// the entry (before answering the controller), so many new leaders cost one flush, not two
+// fsyncs each.
+func (l *Log) AssignEpochStartOffsetUnsynced(epoch int32, offset int64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ld.offline.Load() {
+		return l.ld.offlineErr()
+	}
+	l.epochs.lazy = true
 	_, err := l.epochs.assign(epoch, offset)
-	return err
+	l.epochs.lazy = false
+	if err != nil {
+		return l.ld.fail(err)
+	}
+	return nil
 }
 
 // EndOffsetForEpoch answers OffsetsForLeaderEpoch: the largest epoch <= epoch and its end offset.
@@ -269,16 +326,26 @@ func (l *Log) EndOffsetForEpoch(epoch int32) (int32, int64) {
 	return l.epochs.endOffsetFor(epoch, l.nextOffset)
 }
 
-// Flush fsyncs everything appended so far and advances the recovery point.
+// Flush fsyncs everything appended so far and advances the recovery point. An I/O error takes
+// the log's directory offline (ErrStorage).
 func (l *Log) Flush() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.flushLocked()
+	err := l.flushLocked()
+	if err == nil || errors.Is(err, ErrLogClosed) || errors.Is(err, ErrStorage) {
+		return err
+	}
+	return l.ld.fail(err)
 }
 
+// flushLocked fsyncs what is not yet durable. Its I/O errors are returned as they are; the
+// callers take the directory offline.
 func (l *Log) flushLocked() error {
 	if l.closed {
 		return ErrLogClosed
+	}
+	if l.ld.offline.Load() {
+		return l.ld.offlineErr()
 	}
 	for _, s := range l.segments {
 		if s.lastOffset >= l.recoveryPoint || s == l.segments[len(l.segments)-1] {
@@ -298,13 +365,18 @@ func (l *Log) maybeFlushByTime(now time.Time) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	ms := l.cfg().FlushIntervalMs
-	if l.closed || l.unflushed == 0 || now.Sub(l.lastFlush) < time.Duration(ms)*time.Millisecond {
+	if l.closed || l.ld.offline.Load() || l.unflushed == 0 || now.Sub(l.lastFlush) < time.Duration(ms)*time.Millisecond {
 		return nil
 	}
-	return l.flushLocked()
+	if err := l.flushLocked(); err != nil {
+		return l.ld.fail(err)
+	}
+	return nil
 }
 
-// Close flushes, writes a producer-state snapshot at the log end and closes every file.
+// Close flushes, writes a producer-state snapshot at the log end and closes every file. A log
+// whose directory is offline only closes its files: nothing is written to a failed disk, and
+// the next start recovers the log.
 func (l *Log) Close() error {
 	l.bg.Wait()
 	l.mu.Lock()
@@ -312,9 +384,16 @@ func (l *Log) Close() error {
 	if l.closed {
 		return nil
 	}
+	if l.ld.offline.Load() {
+		l.closeHandlesLocked()
+		return nil
+	}
 	err := l.flushLocked()
 	if e := l.producers.snapshot(l.nextOffset); err == nil {
 		err = e
+	}
+	if err != nil {
+		err = l.ld.fail(err)
 	}
 	l.closed = true
 	for _, s := range l.segments {
@@ -383,6 +462,7 @@ func (l *Log) roll(cfg Config) error {
 		defer l.bg.Done()
 		if err := old.fsync(); err != nil {
 			l.logger.WithError(err).Error("flushing a rolled segment failed")
+			_ = l.ld.fail(err)
 			return
 		}
 		l.mu.Lock()
@@ -404,7 +484,7 @@ func shouldRoll(s *segment, cfg Config, size int64, lastOffset int64, maxTs int6
 	switch {
 	case s.size+size > cfg.SegmentBytes:
 		return true
-	case s.firstBatchTs >= 0 && maxTs-s.firstBatchTs > cfg.SegmentMs:
+	case s.firstBatchTs >= 0 && maxTs-s.firstBatchTs > cfg.maxSegmentMs():
 		return true
 	case s.index.full() || s.timeIndex.full():
 		return true
@@ -412,6 +492,31 @@ func shouldRoll(s *segment, cfg Config, size int64, lastOffset int64, maxTs int6
 		return true
 	}
 	return false
+}
+
+// mkdirDurable creates dir (and missing parents) and fsyncs the parent of every directory it
+// created, so the new entries survive a crash: a partition whose first batches were fsynced
+// must not lose its directory.
+func mkdirDurable(fs vfs.FS, dir string) error {
+	var missing []string
+	for p := filepath.Clean(dir); ; p = filepath.Dir(p) {
+		if _, err := fs.Stat(p); err == nil || p == filepath.Dir(p) {
+			break
+		}
+		missing = append(missing, p)
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if err := fs.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for i := len(missing) - 1; i >= 0; i-- { // outermost first
+		if err := fs.SyncDir(filepath.Dir(missing[i])); err != nil {
+			return fmt.Errorf("fsync the parent of %s: %w", missing[i], err)
+		}
+	}
+	return nil
 }
 
 // removeFiles deletes a log directory's files; used by the manager's async delete.

@@ -2,34 +2,48 @@ package log
 
 import (
 	"fmt"
+	"io"
 	"sort"
 )
 
 // segView is what a reader captures under the log's mutex: enough to read a segment's bytes
-// without holding the lock.
+// without holding the lock, and a reference that keeps its file open meanwhile.
 type segView struct {
-	s       *segment
-	size    int64
-	entries []offsetEntry
+	s          *segment
+	size       int64
+	entries    []offsetEntry
+	lastOffset int64
+	held       bool // the view's file reference is still the view's (not handed to a slice)
 }
 
-// view captures the segments from the one holding offset onwards.
-func (l *Log) view(offset int64) ([]segView, error) {
+// capture takes views of the segment holding offset and of the ones after it that a read of
+// maxBytes can reach (at least two, for a first batch in the next segment), each with a
+// reference on its file.
+func (l *Log) capture(offset, maxBytes int64, out []segView) ([]segView, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
-		return nil, ErrLogClosed
+		return out, ErrLogClosed
 	}
 	if offset < l.logStartOffset || offset > l.nextOffset {
-		return nil, fmt.Errorf("%w: %d not in [%d, %d]", ErrOffsetOutOfRange, offset, l.logStartOffset, l.nextOffset)
+		return out, fmt.Errorf("%w: %d not in [%d, %d]", ErrOffsetOutOfRange, offset, l.logStartOffset, l.nextOffset)
 	}
 	i := sort.Search(len(l.segments), func(i int) bool { return l.segments[i].base > offset }) - 1
 	if i < 0 {
 		i = 0
 	}
-	out := make([]segView, 0, len(l.segments)-i)
-	for _, s := range l.segments[i:] {
-		out = append(out, segView{s: s, size: s.size, entries: s.index.entries})
+	var after int64 // bytes of the captured segments after the first
+	for j, s := range l.segments[i:] {
+		if j > 1 && after >= maxBytes {
+			break
+		}
+		if !s.log.acquire() {
+			return out, ErrLogClosed // cannot happen while the log lists it; be safe
+		}
+		out = append(out, segView{s: s, size: s.size, entries: s.index.entries, lastOffset: s.lastOffset, held: true})
+		if j > 0 {
+			after += s.size
+		}
 	}
 	return out, nil
 }
@@ -37,102 +51,132 @@ func (l *Log) view(offset int64) ([]segView, error) {
 // Read returns whole batches starting with the one that holds offset, up to maxBytes, and only
 // batches whose last offset is below maxOffset (the high watermark for consumers; -1: no bound).
 // With minOneBatch the first batch is returned whole even if it is larger than maxBytes, as Kafka
-// does so a consumer can always make progress. Reading at the log end returns nothing. The bytes
-// are read from the segment files into one buffer; no batch is decoded.
+// does so a consumer can always make progress. Reading at the log end returns nothing. It is
+// ReadRecords with the bytes copied into one buffer; no batch is decoded.
 func (l *Log) Read(offset int64, maxBytes int32, maxOffset int64, minOneBatch bool) ([]byte, error) {
-	views, err := l.view(offset)
-	if err != nil || maxBytes < 0 {
+	recs, err := l.ReadRecords(offset, maxBytes, maxOffset, minOneBatch)
+	defer recs.Release()
+	if err != nil || recs.Len() == 0 {
 		return nil, err
 	}
-	var out []byte
-	for vi, v := range views {
+	return recs.AppendTo(nil)
+}
+
+// ReadRecords is Read without the copy: the batches are returned as ranges of the segment files,
+// which stay open (even if the segments are deleted) until the caller releases them. Batch
+// boundaries come from the offset index and a few batch headers — at the start, at maxOffset and
+// at the maxBytes cut — never from reading the bytes in between.
+func (l *Log) ReadRecords(offset int64, maxBytes int32, maxOffset int64, minOneBatch bool) (Records, error) {
+	recs := Records{FirstOffset: -1, NextOffset: -1}
+	var buf [4]segView
+	views, err := l.capture(offset, int64(max(maxBytes, 0)), buf[:0])
+	defer func() {
+		for i := range views {
+			if views[i].held {
+				_ = views[i].s.log.release()
+			}
+		}
+	}()
+	if err != nil || maxBytes < 0 {
+		return recs, err
+	}
+	budget := int64(maxBytes)
+	for vi := range views {
+		v := &views[vi]
 		var pos int64
+		base := v.s.base // the first batch's base offset, near enough for a segment's start
 		if vi == 0 {
-			p, _, ok, err := v.s.locate(v.entries, v.size, offset)
+			p, h, ok, err := v.s.locate(v.entries, v.size, offset)
 			if err != nil {
-				return out, err
+				return recs, err
 			}
 			if !ok {
-				continue
+				continue // offset is past this segment's batches (a gap compaction left)
 			}
-			pos = p
+			pos, base = p, h.BaseOffset
 		}
-		budget := int64(maxBytes) - int64(len(out))
-		want := v.size - pos
-		if want > budget {
-			want = budget
+		if pos >= v.size {
+			continue // an empty segment (compaction can leave one) holds nothing to return
 		}
-		if want < batchHeaderSize {
-			if len(out) > 0 || !minOneBatch {
-				return out, nil
+		first := minOneBatch && recs.size == 0
+		// limit is a batch boundary: the segment's end, or the start of the batch holding
+		// maxOffset; every batch before it ends below maxOffset.
+		limit, next := v.size, v.lastOffset+1
+		if maxOffset >= 0 && maxOffset <= v.lastOffset {
+			p, h, ok, err := v.s.locate(v.entries, v.size, maxOffset)
+			if err != nil {
+				return recs, err
 			}
-			want = 0
+			if ok {
+				limit, next = p, h.BaseOffset
+			}
 		}
-		chunk, done, err := readBatches(v.s, pos, v.size, want, maxOffset, minOneBatch && len(out) == 0, &out)
-		if err != nil || done || len(chunk) == 0 && len(out) > 0 {
-			return out, err
+		if limit <= pos {
+			return recs, nil // the batch at pos reaches maxOffset, and so does everything after
+		}
+		end := limit
+		if limit-pos > budget {
+			if end, next, err = v.s.boundaryBefore(v.entries, pos, pos+budget, limit); err != nil {
+				return recs, err
+			}
+			if end == pos {
+				if !first {
+					return recs, nil
+				}
+				// Not one whole batch fits the budget: the first batch goes whole anyway.
+				r := newHeaderReader(v.s.log, limit)
+				h, err := r.header(pos)
+				r.release()
+				if err != nil {
+					return recs, fmt.Errorf("segment %d at %d: %w", v.s.base, pos, err)
+				}
+				end, next = pos+int64(h.Size()), h.LastOffset()+1
+			}
+		}
+		recs.add(FileSlice{f: v.s.log, pos: pos, n: end - pos, truncs: v.s.log.truncs.Load()})
+		v.held = false // the slice has the view's reference now
+		if recs.FirstOffset < 0 {
+			recs.FirstOffset = base
+		}
+		recs.NextOffset = next
+		budget -= end - pos
+		if end < v.size || budget < batchHeaderSize {
+			return recs, nil // cut by maxOffset or maxBytes: nothing after it may follow
 		}
 	}
-	return out, nil
+	return recs, nil
 }
 
-// readBatches reads up to want bytes at pos into *out and trims them to whole batches below
-// maxOffset. If not even one batch fits and first is set, it reads the first batch whole. done
-// reports that the caller must stop (budget exhausted or maxOffset reached).
-func readBatches(s *segment, pos, limit, want, maxOffset int64, first bool, out *[]byte) ([]byte, bool, error) {
-	if want > 0 {
-		start := len(*out)
-		if cap(*out)-start < int(want) {
-			grown := make([]byte, start, start+int(want))
-			copy(grown, *out)
-			*out = grown
+// boundaryBefore returns the last batch boundary in [pos, cut] (pos if the batch at pos ends
+// past cut) and the offset after the batches before it. It starts from the last index entry at
+// or before cut, so it reads a few batch headers, not the bytes between pos and cut. limit is
+// the batch boundary the read stops at anyway (>= cut).
+func (s *segment) boundaryBefore(entries []offsetEntry, pos, cut, limit int64) (int64, int64, error) {
+	from := pos
+	i := sort.Search(len(entries), func(i int) bool { return int64(entries[i].pos) > cut })
+	if i > 0 && int64(entries[i-1].pos) > pos {
+		from = int64(entries[i-1].pos)
+	}
+	r := newHeaderReader(s.log, limit)
+	defer r.release()
+	next := int64(-1)
+	for p := from; ; {
+		h, err := r.header(p)
+		if err != nil {
+			if err == io.EOF {
+				return p, next, nil
+			}
+			return pos, -1, fmt.Errorf("segment %d at %d: %w", s.base, p, err)
 		}
-		buf := (*out)[start : start+int(want)]
-		n, err := s.log.ReadAt(buf, pos)
-		if n < len(buf) && err != nil {
-			buf = buf[:n]
+		if p+int64(h.Size()) > cut {
+			if next < 0 {
+				next = h.BaseOffset
+			}
+			return p, next, nil
 		}
-		keep, stop := wholeBatches(buf, maxOffset)
-		*out = (*out)[:start+keep]
-		if keep > 0 || !first {
-			return buf[:keep], stop || keep < len(buf), nil
-		}
+		p += int64(h.Size())
+		next = h.LastOffset() + 1
 	}
-	if !first {
-		return nil, true, nil
-	}
-	// Not one whole batch fits the budget: return the first batch anyway.
-	r := headerReader{f: s.log, limit: limit}
-	h, err := r.header(pos)
-	if err != nil {
-		return nil, true, fmt.Errorf("segment %d at %d: %w", s.base, pos, err)
-	}
-	if maxOffset >= 0 && h.LastOffset() >= maxOffset {
-		return nil, true, nil
-	}
-	buf := make([]byte, h.Size())
-	if _, err := s.log.ReadAt(buf, pos); err != nil {
-		return nil, true, fmt.Errorf("segment %d at %d: %w", s.base, pos, err)
-	}
-	*out = append(*out, buf...)
-	return buf, true, nil
-}
-
-// wholeBatches returns how many leading bytes of b are whole batches with last offset below
-// maxOffset, and whether maxOffset cut the walk short.
-func wholeBatches(b []byte, maxOffset int64) (int, bool) {
-	pos := 0
-	for pos+batchHeaderSize <= len(b) {
-		h, err := ParseBatchHeader(b[pos:])
-		if err != nil || pos+h.Size() > len(b) {
-			return pos, false
-		}
-		if maxOffset >= 0 && h.LastOffset() >= maxOffset {
-			return pos, true
-		}
-		pos += h.Size()
-	}
-	return pos, false
 }
 
 // forEachBatch walks batch headers from offset to the log end (recovery and producer replay).

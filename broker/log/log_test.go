@@ -1,9 +1,13 @@
 package log
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -24,6 +28,17 @@ func newTestLog(t *testing.T, cfg Config) (*Manager, *Log) {
 		t.Fatal(err)
 	}
 	return m, l
+}
+
+// mustRead is Log.Read failing the test on an error: an error's nil bytes must never pass for
+// "no data".
+func mustRead(t *testing.T, l *Log, offset int64, maxBytes int32, maxOffset int64, minOneBatch bool) []byte {
+	t.Helper()
+	b, err := l.Read(offset, maxBytes, maxOffset, minOneBatch)
+	if err != nil {
+		t.Fatalf("read at %d (max %d bytes, below %d, min one batch %v): %v", offset, maxBytes, maxOffset, minOneBatch, err)
+	}
+	return b
 }
 
 // appendN appends n batches of per records each; it returns the batches as written.
@@ -76,7 +91,7 @@ func TestReadSpansSegmentsInOrder(t *testing.T) {
 		}
 	}
 	// A read from the middle of a batch starts with the batch holding the offset.
-	b, _ := l.Read(4, 1<<20, -1, true)
+	b := mustRead(t, l, 4, 1<<20, -1, true)
 	if h := batchesOf(t, b)[0]; h.BaseOffset != 3 {
 		t.Fatalf("read at 4 starts at %d, want 3", h.BaseOffset)
 	}
@@ -98,15 +113,15 @@ func TestReadBounds(t *testing.T) {
 		t.Fatalf("read below log start: %v", err)
 	}
 	// maxOffset (the high watermark) hides batches at or past it.
-	b, _ := l.Read(4, 1<<20, 6, true)
+	b := mustRead(t, l, 4, 1<<20, 6, true)
 	if hs := batchesOf(t, b); len(hs) != 1 || hs[0].BaseOffset != 4 {
 		t.Fatalf("read below HW 6: %+v", hs)
 	}
 	// minOneBatch returns a whole batch bigger than maxBytes; without it nothing.
-	if b, _ := l.Read(4, 10, -1, true); len(batchesOf(t, b)) != 1 {
+	if b := mustRead(t, l, 4, 10, -1, true); len(batchesOf(t, b)) != 1 {
 		t.Fatalf("min one batch: %d bytes", len(b))
 	}
-	if b, _ := l.Read(4, 10, -1, false); len(b) != 0 {
+	if b := mustRead(t, l, 4, 10, -1, false); len(b) != 0 {
 		t.Fatalf("without min one batch: %d bytes", len(b))
 	}
 }
@@ -145,7 +160,7 @@ func TestTruncateToAndContinue(t *testing.T) {
 	if err != nil || info.FirstOffset != 20 {
 		t.Fatalf("append after truncate: %+v %v", info, err)
 	}
-	b, _ := l.Read(0, 1<<20, -1, true)
+	b := mustRead(t, l, 0, 1<<20, -1, true)
 	next := int64(0)
 	for _, h := range batchesOf(t, b) {
 		if h.BaseOffset != next {
@@ -155,6 +170,37 @@ func TestTruncateToAndContinue(t *testing.T) {
 	}
 	if err := l.TruncateTo(0); err != nil || l.LogEndOffset() != 0 || l.NumSegments() != 1 {
 		t.Fatalf("truncate to 0: %v LEO %d", err, l.LogEndOffset())
+	}
+}
+
+// A broker that became leader (epoch 2 at offset 3) and was deposed before appending keeps an
+// epoch no other replica has; truncating at the log end must drop it, as Kafka's
+// UnifiedLog.truncateTo does, or the follower names that epoch in every fetch forever.
+func TestTruncateAtLogEndDropsEmptyEpochs(t *testing.T) {
+	_, l := newTestLog(t, smallConfig())
+	if _, err := l.AppendAsLeader(simpleBatch(t, 3, 10, 1), 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.AssignEpochStartOffset(2, 3); err != nil {
+		t.Fatal(err)
+	}
+	if e := l.LatestEpoch(); e != 2 {
+		t.Fatalf("latest epoch %d, want 2 before truncation", e)
+	}
+	for _, to := range []int64{3, 7} { // at and beyond the log end
+		if err := l.TruncateTo(to); err != nil {
+			t.Fatal(err)
+		}
+		if e := l.LatestEpoch(); e != 1 {
+			t.Fatalf("TruncateTo(%d): latest epoch %d, want 1", to, e)
+		}
+		if leo := l.LogEndOffset(); leo != 3 {
+			t.Fatalf("TruncateTo(%d): LEO %d, want 3", to, leo)
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(l.Dir(), leaderEpochFile))
+	if err != nil || string(data) != "0\n1\n1 0\n" {
+		t.Fatalf("leader-epoch-checkpoint = %q %v", data, err)
 	}
 }
 
@@ -252,6 +298,16 @@ func TestProducerStateSurvivesRestart(t *testing.T) {
 		if err != nil || !info.Duplicate || info.FirstOffset != 39 {
 			t.Fatalf("clean=%v: retry of the last batch after restart: %+v %v", clean, info, err)
 		}
+		// The four before it too, though the snapshot keeps one batch per producer: a producer
+		// retries up to five in-flight batches at a restarted leader.
+		for seq := int32(35); seq < 39; seq++ {
+			if info, err := l.AppendAsLeader(batch(seq), 0); err != nil || !info.Duplicate || info.FirstOffset != int64(seq) {
+				t.Fatalf("clean=%v: retry of batch %d after restart: %+v %v", clean, seq, info, err)
+			}
+		}
+		if _, err := l.AppendAsLeader(batch(34), 0); !errors.Is(err, ErrOutOfOrderSequence) {
+			t.Fatalf("clean=%v: a batch older than the last five after restart: %v", clean, err)
+		}
 		if _, err := l.AppendAsLeader(batch(41), 0); !errors.Is(err, ErrOutOfOrderSequence) {
 			t.Fatalf("clean=%v: gap after restart: %v", clean, err)
 		}
@@ -282,15 +338,45 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	}
 }
 
+// FuzzDecodeSnapshot: whatever decodes re-encodes to a snapshot that decodes to the same state
+// (producers without a data batch, which Kafka writes and Gregor does not, aside), and a
+// snapshot already in Gregor's canonical form (ascending producer ids, every entry with data)
+// re-encodes byte for byte.
 func FuzzDecodeSnapshot(f *testing.F) {
 	f.Add(encodeSnapshot(map[int64]*producerEntry{1: {epoch: 1, batches: []batchMeta{{0, 1, 0, 1, 5}}}}))
+	f.Add(encodeSnapshot(kafkaState))
 	f.Add([]byte{0, 1, 0, 0, 0, 0})
-	f.Fuzz(func(t *testing.T, b []byte) {
+	f.Fuzz(func(t *testing.T, in []byte) {
+		b := append([]byte(nil), in...)
+		if len(b) >= snapshotHeader { // let the fuzzer past the CRC to the entries
+			binary.BigEndian.PutUint32(b[2:], crc32.Checksum(b[snapshotHeader:], castagnoli))
+		}
 		p, err := decodeSnapshot(b)
-		if err == nil {
-			if again, err := decodeSnapshot(encodeSnapshot(p)); err != nil || len(again) != len(p) {
-				t.Fatalf("re-encode: %v", err)
+		if err != nil {
+			return
+		}
+		again, err := decodeSnapshot(encodeSnapshot(p))
+		if err != nil {
+			t.Fatalf("re-encoded snapshot does not decode: %v", err)
+		}
+		withData := map[int64]*producerEntry{}
+		for id, e := range p {
+			if len(e.batches) > 0 {
+				withData[id] = e
 			}
+		}
+		if !reflect.DeepEqual(again, withData) {
+			t.Fatalf("round trip changed the state:\n%v\n%v", dumpState(withData), dumpState(again))
+		}
+		n := int(binary.BigEndian.Uint32(b[snapshotHeader:]))
+		canonical := len(withData) == n
+		for i := 1; canonical && i < n; i++ {
+			prev := int64(binary.BigEndian.Uint64(b[snapshotHeader+4+(i-1)*snapshotEntrySize:]))
+			cur := int64(binary.BigEndian.Uint64(b[snapshotHeader+4+i*snapshotEntrySize:]))
+			canonical = prev < cur
+		}
+		if canonical && !bytes.Equal(encodeSnapshot(p), b) {
+			t.Fatalf("canonical snapshot re-encoded differently:\n%x\n%x", b, encodeSnapshot(p))
 		}
 	})
 }
@@ -314,4 +400,27 @@ func TestDeleteRecordsRemovesSegments(t *testing.T) {
 		t.Fatalf("delete past LEO: %v", err)
 	}
 	_ = time.Second
+}
+
+// TestAppendAsFollowerOffsets: a follower takes the leader's batches with their offsets; gaps
+// (the leader's log is compacted) are accepted, offsets below the log end are not.
+func TestAppendAsFollowerOffsets(t *testing.T) {
+	_, l := newTestLog(t, smallConfig())
+	at := func(base int64) []byte {
+		b := simpleBatch(t, 2, 10, 1000)
+		setBaseOffset(b, base)
+		return b
+	}
+	for _, step := range []struct {
+		base    int64
+		wantErr bool
+		wantLEO int64
+	}{
+		{0, false, 2}, {2, false, 4}, {10, false, 12}, {11, true, 12}, {5, true, 12}, {12, false, 14},
+	} {
+		_, err := l.AppendAsFollower(at(step.base))
+		if (err != nil) != step.wantErr || l.LogEndOffset() != step.wantLEO {
+			t.Fatalf("append at %d: err %v, LEO %d; want error=%v LEO %d", step.base, err, l.LogEndOffset(), step.wantErr, step.wantLEO)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package log
 
 import (
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -18,10 +19,74 @@ func (l *Log) rebuildProducerState() error {
 	if from < l.logStartOffset {
 		from = l.logStartOffset
 	}
+	l.refillProducerWindowsLocked(at)
 	return l.forEachBatchLocked(from, func(h BatchHeader) error {
 		l.producers.update(h)
 		return nil
 	})
+}
+
+// producerHistoryBytes bounds how much of the log before a producer snapshot is read to refill
+// the duplicate-detection windows (refillProducerWindowsLocked).
+const producerHistoryBytes = 1 << 20
+
+// refillProducerWindowsLocked gives the producers loaded from a snapshot their last batches
+// back. The snapshot keeps one batch per producer (Kafka's format), so after a restart a retry
+// of any earlier in-flight batch — up to five are, and a rolling restart moves leadership while
+// they wait — was refused OUT_OF_ORDER_SEQUENCE instead of answered as the duplicate it is, and
+// the client re-sent it under new sequence numbers. The batches are in the log just before the
+// snapshot's offset: the headers of at most the last producerHistoryBytes of the segment holding
+// at-1 are read, and a producer's window is refilled only if its newest batch there is the one
+// the snapshot kept, so nothing is guessed.
+func (l *Log) refillProducerWindowsLocked(at int64) {
+	if len(l.producers.producers) == 0 || at <= l.logStartOffset {
+		return
+	}
+	i := sort.Search(len(l.segments), func(i int) bool { return l.segments[i].base > at-1 }) - 1
+	if i < 0 {
+		return
+	}
+	s := l.segments[i]
+	last, _, ok, err := s.locate(s.index.entries, s.size, at-1)
+	if err != nil || !ok {
+		return
+	}
+	start := int64(0)
+	if lim := last - producerHistoryBytes; lim > 0 {
+		entries := s.index.entries
+		if j := sort.Search(len(entries), func(j int) bool { return int64(entries[j].pos) > lim }); j > 0 {
+			start = int64(entries[j-1].pos)
+		}
+	}
+	hist := map[int64]*producerEntry{} // each producer's batches here, kept as its window keeps them
+	r := newHeaderReader(s.log, s.size)
+	defer r.release()
+	for pos := start; pos <= last; {
+		h, err := r.header(pos)
+		if err != nil {
+			return // a window left as the snapshot made it is what Kafka has
+		}
+		pos += int64(h.Size())
+		if h.LastOffset() >= at {
+			break
+		}
+		e := l.producers.producers[h.ProducerID]
+		if h.ProducerID < 0 || e == nil || h.ProducerEpoch != e.epoch {
+			continue
+		}
+		if hist[h.ProducerID] == nil {
+			hist[h.ProducerID] = &producerEntry{}
+		}
+		hist[h.ProducerID].add(metaOf(h))
+	}
+	for id, found := range hist {
+		e := l.producers.producers[id]
+		newest := found.batches[len(found.batches)-1]
+		if len(e.batches) == 1 && e.batches[0].firstSeq == newest.firstSeq && e.batches[0].lastSeq == newest.lastSeq &&
+			e.batches[0].lastOffs == newest.lastOffs {
+			e.batches = found.batches
+		}
+	}
 }
 
 // TruncateTo removes every record at or after offset (a follower diverging from its leader); a
@@ -34,8 +99,15 @@ func (l *Log) TruncateTo(offset int64) error {
 	if l.closed {
 		return ErrLogClosed
 	}
+	if l.ld.offline.Load() { // a failed disk takes no more writes
+		return l.ld.offlineErr()
+	}
 	if offset >= l.nextOffset {
-		return nil
+		// No record to remove, but leader epochs that start at the log end describe nothing
+		// either: an epoch this broker led without appending to it. A follower that kept one
+		// would send it as its last fetched epoch forever, the leader (which never saw that
+		// epoch) would answer the same divergence forever, and the follower would never catch up.
+		return l.epochs.truncateFrom(l.nextOffset)
 	}
 	cfg := l.cfg()
 	if offset <= l.segments[0].base {
@@ -53,7 +125,26 @@ func (l *Log) TruncateTo(offset int64) error {
 	if err != nil {
 		return err
 	}
+	// In a compacted log offset may fall in a gap: the first batch past it starts later, but the
+	// log must end at offset, not there, or a follower would skip what its leader has between.
+	next = min(next, offset)
 	return l.afterTruncateLocked(next)
+}
+
+// TruncateFullyAndStartAt empties the log and restarts it at offset, which may lie beyond the
+// current log end: a follower whose log ends before its leader's log start begins again there
+// (Kafka's truncateFullyAndStartAt).
+func (l *Log) TruncateFullyAndStartAt(offset int64) error {
+	l.bg.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrLogClosed
+	}
+	if l.ld.offline.Load() { // a failed disk takes no more writes
+		return l.ld.offlineErr()
+	}
+	return l.truncateFullyLocked(offset, l.cfg())
 }
 
 func (l *Log) truncateFullyLocked(offset int64, cfg Config) error {
@@ -73,6 +164,7 @@ func (l *Log) truncateFullyLocked(offset int64, cfg Config) error {
 }
 
 func (l *Log) afterTruncateLocked(next int64) error {
+	l.noteTruncationLocked(next)
 	l.nextOffset = next
 	if l.recoveryPoint > next {
 		l.recoveryPoint = next
@@ -94,6 +186,9 @@ func (l *Log) DeleteRecordsBefore(offset int64) (int64, error) {
 	if l.closed {
 		return 0, ErrLogClosed
 	}
+	if l.ld.offline.Load() {
+		return 0, l.ld.offlineErr()
+	}
 	if offset > l.nextOffset {
 		return l.logStartOffset, fmt.Errorf("%w: %d beyond log end %d", ErrOffsetOutOfRange, offset, l.nextOffset)
 	}
@@ -107,16 +202,21 @@ func (l *Log) DeleteRecordsBefore(offset int64) (int64, error) {
 	return l.logStartOffset, nil
 }
 
-// deleteRetained applies retention.ms and retention.bytes: whole segments, oldest first, never
-// the active one. It returns how many segments it deleted.
+// deleteRetained applies retention.ms and retention.bytes when cleanup.policy has delete: whole
+// segments, oldest first, never the active one. It returns how many segments it deleted.
 func (l *Log) deleteRetained(now time.Time) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed {
+	if l.closed || l.ld.offline.Load() {
 		return 0
 	}
 	cfg := l.cfg()
 	n := 0
+	if !cfg.Delete() {
+		// cleanup.policy=compact: the cleaner owns the log's size; only DeleteRecords (the log
+		// start offset) removes segments, as Kafka's deleteOldSegments does.
+		return l.deleteSegmentsLocked(func(s, next *segment) bool { return next.base <= l.logStartOffset }, "log start offset")
+	}
 	if cfg.RetentionMs >= 0 {
 		limit := now.UnixMilli() - cfg.RetentionMs
 		n += l.deleteSegmentsLocked(func(s, _ *segment) bool { return s.maxTimestamp >= 0 && s.maxTimestamp < limit }, "retention.ms")

@@ -3,6 +3,7 @@ package log
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"regexp"
@@ -29,28 +30,52 @@ type ManagerOptions struct {
 	FS                     vfs.FS           // nil: the OS
 	Now                    func() time.Time // nil: time.Now
 	Logger                 logrus.FieldLogger
+	// Cleaner configures log compaction; its goroutines run only with Cleaner.Enable (the zero
+	// value runs none, but cleanOnce still works, with Kafka's default buffer sizes).
+	Cleaner CleanerConfig
+	// DeleteCheckInterval is how often `.deleted` files past file.delete.delay.ms are removed
+	// (zero: 1 s).
+	DeleteCheckInterval time.Duration
 }
 
 // Manager owns every partition log under the broker's log.dirs, their checkpoint files and the
-// background loops (retention, time-based flush, checkpointing, delayed file deletion).
+// background loops (retention, time-based flush, checkpointing, delayed file deletion, and the
+// log cleaner's goroutines).
 //
-// Concurrency: mu guards logs and dirOf. A Log has its own lock; Manager never holds mu while
-// calling into a Log that may block on I/O, except in Close. Lock order: Manager.mu → Log.mu.
-// The loop goroutines are started by Start and stopped by Close (stop channel + wg).
+// A directory whose disk fails (an I/O error on append, flush, roll or checkpoint) goes offline
+// for good (see logDir): it is reported once on DirFailures, and TakeDirOffline then drops its
+// logs — closed without a write, their partitions refused from then on — and leaves it out of
+// checkpoints, the clean-shutdown marker and the placement of new logs.
+//
+// Concurrency: mu guards logs, dirOf and offlineLogs. A Log has its own lock; Manager never holds
+// mu while calling into a Log that may block on I/O, except in Close. Lock order: logCleaner.mu →
+// Manager.mu → Log.mu. The loop and cleaner goroutines are started by Start and stopped by Close
+// (stop channel + wg).
 type Manager struct {
 	opts   ManagerOptions
 	fs     vfs.FS
 	now    func() time.Time
 	logger logrus.FieldLogger
 
-	mu     sync.Mutex
-	logs   map[TopicPartition]*Log
-	dirOf  map[TopicPartition]string // which log.dir holds the partition
-	closed bool
+	dirs     []*logDir   // log.dirs in configured order, each with its health
+	failures chan string // each log dir's path once, when it goes offline (buffered: never blocks)
+
+	mu       sync.Mutex
+	logs     map[TopicPartition]*Log
+	dirOf    map[TopicPartition]string        // which log.dir holds the partition
+	creating map[TopicPartition]chan struct{} // logs being created (closed when done)
+	pending  map[string]int                   // logs being created, per dir (they count as there)
+	closed   bool
+	// offlineLogs are the partitions whose logs were in a directory taken offline: they are never
+	// created again elsewhere, which would serve an empty log in place of the one on the failed
+	// disk (Kafka refuses the same with KafkaStorageException).
+	offlineLogs map[TopicPartition]string
 
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	started bool
+
+	cleaner *logCleaner
 }
 
 // partitionDir matches `<topic>-<partition>`.
@@ -63,7 +88,11 @@ func OpenManager(opts ManagerOptions) (*Manager, error) {
 		return nil, fmt.Errorf("log manager: no log.dirs")
 	}
 	m := &Manager{opts: opts, fs: opts.FS, now: opts.Now, logger: opts.Logger,
-		logs: map[TopicPartition]*Log{}, dirOf: map[TopicPartition]string{}, stop: make(chan struct{})}
+		logs: map[TopicPartition]*Log{}, dirOf: map[TopicPartition]string{}, creating: map[TopicPartition]chan struct{}{},
+		pending: map[string]int{}, stop: make(chan struct{}), failures: make(chan string, len(opts.Dirs)), offlineLogs: map[TopicPartition]string{}}
+	for _, dir := range opts.Dirs {
+		m.dirs = append(m.dirs, &logDir{path: dir, onFail: m.dirFailed})
+	}
 	if m.fs == nil {
 		m.fs = vfs.OS
 	}
@@ -81,11 +110,13 @@ func OpenManager(opts ManagerOptions) (*Manager, error) {
 			return nil, err
 		}
 	}
+	m.cleaner = newLogCleaner(m, opts.Cleaner)
+	m.cleaner.loadCheckpoints(opts.Dirs)
 	return m, nil
 }
 
 func (m *Manager) loadDir(dir string) error {
-	if err := m.fs.MkdirAll(dir, 0o755); err != nil {
+	if err := mkdirDurable(m.fs, dir); err != nil {
 		return fmt.Errorf("create log dir %s: %w", dir, err)
 	}
 	clean := true
@@ -144,6 +175,7 @@ func (m *Manager) loadDir(dir string) error {
 		if hw, ok := hws[tp]; ok {
 			l.SetHighWatermark(hw)
 		}
+		l.ld = m.logDir(dir)
 		m.logs[tp], m.dirOf[tp] = l, dir
 	}
 	// The marker is removed once loaded: from now on a crash must be detected as unclean.
@@ -180,30 +212,102 @@ func (m *Manager) CheckMetaProperties(clusterID string, brokerID int32) error {
 // partitions (Kafka's placement) if it does not exist. An existing log gets cfg applied.
 func (m *Manager) GetOrCreateLog(tp TopicPartition, cfg Config, topicID [16]byte) (*Log, error) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return nil, ErrLogClosed
-	}
-	if l := m.logs[tp]; l != nil {
-		l.SetConfig(cfg)
-		if topicID != ([16]byte{}) {
-			l.topicID = topicID
+	for {
+		if m.closed {
+			m.mu.Unlock()
+			return nil, ErrLogClosed
 		}
-		return l, nil
+		if l := m.logs[tp]; l != nil {
+			m.mu.Unlock()
+			l.SetConfig(cfg)
+			if topicID != ([16]byte{}) {
+				l.setTopicID(topicID)
+			}
+			return l, nil
+		}
+		wait, busy := m.creating[tp]
+		if !busy {
+			break
+		}
+		m.mu.Unlock() // another caller is creating it: wait, then look again
+		<-wait
+		m.mu.Lock()
 	}
+	if dir, ok := m.offlineLogs[tp]; ok {
+		m.mu.Unlock()
+		return nil, fmt.Errorf("%w: the log of %s is in %s", ErrStorage, tp, dir)
+	}
+	// The least used online dir; the creation itself (directories, files, fsyncs) runs without
+	// mu, so a LeaderAndIsr creating thousands of partitions creates them in parallel and
+	// blocks nobody looking a log up.
 	count := map[string]int{}
 	for _, d := range m.dirOf {
 		count[d]++
 	}
-	dirs := append([]string(nil), m.opts.Dirs...)
+	for d, n := range m.pending {
+		count[d] += n
+	}
+	var dirs []string
+	for _, d := range m.dirs {
+		if !d.offline.Load() {
+			dirs = append(dirs, d.path)
+		}
+	}
+	if len(dirs) == 0 {
+		m.mu.Unlock()
+		return nil, fmt.Errorf("%w: no log directory is online to create %s in", ErrStorage, tp)
+	}
 	sort.SliceStable(dirs, func(i, j int) bool { return count[dirs[i]] < count[dirs[j]] })
 	dir := dirs[0]
+	done := make(chan struct{})
+	m.creating[tp] = done
+	m.pending[dir]++
+	m.mu.Unlock()
+
 	l, err := openLog(m.fs, filepath.Join(dir, tp.String()), tp, topicID, cfg, 0, 0, m.now, m.logger)
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.creating, tp)
+	m.pending[dir]--
+	close(done)
 	if err != nil {
-		return nil, err
+		// Creating a partition directory and its first segment is I/O on the disk too.
+		return nil, m.logDir(dir).fail(err)
+	}
+	if m.closed {
+		_ = l.Close()
+		return nil, ErrLogClosed
+	}
+	l.ld = m.logDir(dir)
+	if l.ld.offline.Load() {
+		// The dir failed while the log was being created: it is lost with the dir's other logs
+		// (TakeDirOffline collects them under mu, after the dir is marked offline).
+		l.mu.Lock()
+		l.closeHandlesLocked()
+		l.mu.Unlock()
+		m.offlineLogs[tp] = dir
+		return nil, fmt.Errorf("%w: %s went offline while %s was created in it", ErrStorage, dir, tp)
 	}
 	m.logs[tp], m.dirOf[tp] = l, dir
 	return l, nil
+}
+
+// SyncFS flushes the file systems of every online log dir (syncfs(2)): what was written without
+// fsync (AssignEpochStartOffsetUnsynced) is durable once it returns. A dir whose flush fails
+// goes offline, as after any fsync error, so its logs report Offline and the others are not
+// blamed; an offline dir is not flushed (a failed disk takes no more I/O).
+func (m *Manager) SyncFS() error {
+	var errs []error
+	for _, d := range m.dirs {
+		if d.offline.Load() {
+			continue
+		}
+		if err := m.fs.SyncFS(d.path); err != nil {
+			errs = append(errs, d.fail(fmt.Errorf("syncfs %s: %w", d.path, err)))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Log returns the partition's log or nil.
@@ -235,12 +339,17 @@ func (m *Manager) DeleteLog(tp TopicPartition) error {
 	if l == nil {
 		return nil
 	}
+	m.cleaner.abort(tp, dir)
 	l.closeForDelete()
 	var id [16]byte
 	_, _ = rand.Read(id[:])
 	doomed := filepath.Join(dir, tp.String()+"."+hex.EncodeToString(id[:])+"-delete")
 	if err := m.fs.Rename(l.dir, doomed); err != nil {
 		return fmt.Errorf("delete log %s: %w", tp, err)
+	}
+	// Make the rename durable: after a crash the partition must not reappear under its old name.
+	if err := m.fs.SyncDir(dir); err != nil {
+		m.logger.WithError(err).WithField("dir", dir).Warn("fsync of the log dir after renaming a deleted partition failed")
 	}
 	m.wg.Add(1)
 	go func() { // owned by m: Close waits on m.wg
@@ -279,7 +388,12 @@ func (m *Manager) Start() {
 			}
 		}()
 	}
+	m.cleaner.start(m.stop, &m.wg)
 	every(m.opts.RetentionCheckInterval, 5*time.Minute, m.RunRetention)
+	// Kafka schedules each segment's deletion file.delete.delay.ms after its rename; waiting for
+	// the next retention check instead would keep up to 5 minutes of the segments the cleaner
+	// replaces on disk — on a busy __consumer_offsets partition, many times the compacted log.
+	every(m.opts.DeleteCheckInterval, time.Second, m.removeExpiredDeletes)
 	every(m.opts.FlushCheckInterval, time.Second, m.runFlush)
 	every(m.opts.CheckpointInterval, time.Minute, func(time.Time) {
 		if err := m.Checkpoint(); err != nil {
@@ -296,6 +410,14 @@ func (m *Manager) RunRetention(now time.Time) {
 		}
 		l.removeExpiredDeletes(now)
 		l.expireProducers(now)
+	}
+}
+
+// removeExpiredDeletes removes every log's `.deleted` files whose file.delete.delay.ms has
+// passed.
+func (m *Manager) removeExpiredDeletes(now time.Time) {
+	for _, l := range m.Logs() {
+		l.removeExpiredDeletes(now)
 	}
 }
 
@@ -316,24 +438,29 @@ func (m *Manager) Checkpoint() error {
 		byDir[m.dirOf[tp]] = append(byDir[m.dirOf[tp]], l)
 	}
 	m.mu.Unlock()
-	for _, dir := range m.opts.Dirs {
+	var errs []error
+	for _, d := range m.dirs {
+		if d.offline.Load() {
+			continue // its logs are gone; a failed disk is not written to
+		}
+		dir := d.path
 		rp, ls, hw := map[TopicPartition]int64{}, map[TopicPartition]int64{}, map[TopicPartition]int64{}
 		for _, l := range byDir[dir] {
 			rp[l.tp] = l.recoveryPointOffset()
 			ls[l.tp] = l.LogStartOffset()
 			hw[l.tp] = l.HighWatermark()
 		}
-		if err := writeOffsetCheckpoint(m.fs, filepath.Join(dir, recoveryPointFile), rp); err != nil {
-			return err
-		}
-		if err := writeOffsetCheckpoint(m.fs, filepath.Join(dir, logStartOffsetFile), ls); err != nil {
-			return err
-		}
-		if err := writeOffsetCheckpoint(m.fs, filepath.Join(dir, replicationFile), hw); err != nil {
-			return err
+		for _, c := range []struct {
+			file    string
+			offsets map[TopicPartition]int64
+		}{{recoveryPointFile, rp}, {logStartOffsetFile, ls}, {replicationFile, hw}} {
+			if err := writeOffsetCheckpoint(m.fs, filepath.Join(dir, c.file), c.offsets); err != nil {
+				errs = append(errs, d.fail(err)) // Kafka takes the directory offline too
+				break
+			}
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Close stops the loops, flushes and closes every log, writes the checkpoints and, only if all of
@@ -355,8 +482,13 @@ func (m *Manager) Close() error {
 	if err != nil {
 		return err
 	}
-	for _, dir := range m.opts.Dirs {
-		if err := writeFileAtomic(m.fs, filepath.Join(dir, cleanShutdownFile), nil); err != nil {
+	for _, d := range m.dirs {
+		if d.offline.Load() {
+			// No marker: the next start recovers what reached the failed disk.
+			m.logger.WithField("dir", d.path).Warn("log dir is offline: no clean-shutdown marker written")
+			continue
+		}
+		if err := writeFileAtomic(m.fs, filepath.Join(d.path, cleanShutdownFile), nil); err != nil {
 			return err
 		}
 	}

@@ -24,13 +24,21 @@ type MetaProperties struct {
 }
 
 func readMetaProperties(fs vfs.FS, dir string) (MetaProperties, bool, error) {
-	data, err := readFile(fs, filepath.Join(dir, metaPropertiesFile))
+	path := filepath.Join(dir, metaPropertiesFile)
+	data, err := readFile(fs, path)
 	if os.IsNotExist(err) {
 		return MetaProperties{}, false, nil
 	}
 	if err != nil {
 		return MetaProperties{}, false, err
 	}
+	mp, err := parseMetaProperties(path, data)
+	return mp, true, err
+}
+
+// parseMetaProperties reads meta.properties' bytes (Java properties: key=value lines, # comments);
+// path names the file in errors.
+func parseMetaProperties(path string, data []byte) (MetaProperties, error) {
 	mp := MetaProperties{BrokerID: -1}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
@@ -48,14 +56,17 @@ func readMetaProperties(fs vfs.FS, dir string) (MetaProperties, bool, error) {
 		case "broker.id":
 			id, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32)
 			if err != nil {
-				return mp, true, fmt.Errorf("%s: bad broker.id %q", filepath.Join(dir, metaPropertiesFile), v)
+				return mp, fmt.Errorf("%s: bad broker.id %q", path, v)
 			}
 			mp.BrokerID = int32(id)
 		case "cluster.id":
 			mp.ClusterID = strings.TrimSpace(v)
 		}
 	}
-	return mp, true, nil
+	if err := sc.Err(); err != nil {
+		return mp, fmt.Errorf("%s: %w", path, err)
+	}
+	return mp, nil
 }
 
 func writeMetaProperties(fs vfs.FS, dir string, mp MetaProperties, now time.Time) error {

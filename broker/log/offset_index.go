@@ -3,7 +3,6 @@ package log
 import (
 	"encoding/binary"
 	"fmt"
-	"os"
 	"sort"
 
 	"github.com/gregor-broker/gregor/broker/log/vfs"
@@ -14,7 +13,7 @@ import (
 // made; the file is the exact size of its entries (Kafka reads such a file as-is). Guarded by the
 // owning Log's mutex for writes; lookups read a slice header taken under that mutex.
 type offsetIndex struct {
-	file    vfs.File
+	file    indexFile
 	base    int64
 	maxSize int32 // log.index.size.max.bytes
 	entries []offsetEntry
@@ -28,41 +27,45 @@ type offsetEntry struct {
 
 const offsetEntrySize = 8
 
-func openOffsetIndex(fs vfs.FS, path string, base int64, maxSize int32) (*offsetIndex, error) {
-	f, err := fs.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("open offset index %s: %w", path, err)
+func openOffsetIndex(fs vfs.FS, path func() string, base int64, maxSize int32) (*offsetIndex, error) {
+	x := &offsetIndex{file: indexFile{fs: fs, path: path}, base: base, maxSize: maxSize}
+	if err := x.file.create(); err != nil {
+		return nil, fmt.Errorf("open offset index %s: %w", path(), err)
 	}
-	return &offsetIndex{file: f, base: base, maxSize: maxSize}, nil
+	return x, nil
 }
 
 // load reads the file's entries and checks them against the log size; a bad index is reported
 // so the caller rebuilds it rather than trusting it.
 func (x *offsetIndex) load(logSize int64) error {
-	st, err := x.file.Stat()
+	buf, err := x.file.readAll(x.maxSize, "offset index")
 	if err != nil {
 		return err
 	}
-	n := st.Size()
-	if n%offsetEntrySize != 0 {
-		return fmt.Errorf("offset index size %d is not a multiple of %d", n, offsetEntrySize)
-	}
-	buf := make([]byte, n)
-	if _, err := x.file.ReadAt(buf, 0); err != nil && n > 0 {
+	entries, err := decodeOffsetIndex(buf, logSize, x.entries[:0])
+	if err != nil {
 		return err
 	}
-	x.entries = x.entries[:0]
+	x.entries, x.written = entries, len(entries)
+	return nil
+}
+
+// decodeOffsetIndex reads an offset index file's bytes into dst: entries strictly increasing in
+// both relative offset and position, every position inside the log's logSize bytes.
+func decodeOffsetIndex(buf []byte, logSize int64, dst []offsetEntry) ([]offsetEntry, error) {
+	if len(buf)%offsetEntrySize != 0 {
+		return nil, fmt.Errorf("offset index size %d is not a multiple of %d", len(buf), offsetEntrySize)
+	}
 	lastRel, lastPos := int32(-1), int32(-1)
 	for i := 0; i < len(buf); i += offsetEntrySize {
 		e := offsetEntry{int32(binary.BigEndian.Uint32(buf[i:])), int32(binary.BigEndian.Uint32(buf[i+4:]))}
 		if e.rel <= lastRel || e.pos <= lastPos || e.rel < 0 || int64(e.pos) >= logSize {
-			return fmt.Errorf("offset index entry %d (%d,%d) inconsistent", i/offsetEntrySize, e.rel, e.pos)
+			return nil, fmt.Errorf("offset index entry %d (%d,%d) inconsistent", i/offsetEntrySize, e.rel, e.pos)
 		}
 		lastRel, lastPos = e.rel, e.pos
-		x.entries = append(x.entries, e)
+		dst = append(dst, e)
 	}
-	x.written = len(x.entries)
-	return nil
+	return dst, nil
 }
 
 func (x *offsetIndex) full() bool {
@@ -90,7 +93,7 @@ func (x *offsetIndex) sync() error {
 		b = binary.BigEndian.AppendUint32(b, uint32(e.rel))
 		b = binary.BigEndian.AppendUint32(b, uint32(e.pos))
 	}
-	if _, err := x.file.WriteAt(b, int64(x.written)*offsetEntrySize); err != nil {
+	if err := x.file.writeAt(b, int64(x.written)*offsetEntrySize); err != nil {
 		return fmt.Errorf("write offset index: %w", err)
 	}
 	x.written = len(x.entries)
@@ -118,7 +121,7 @@ func (x *offsetIndex) truncateEntries(n int) error {
 	if x.written > n {
 		x.written = n
 	}
-	if err := x.file.Truncate(int64(n) * offsetEntrySize); err != nil {
+	if err := x.file.truncate(int64(n) * offsetEntrySize); err != nil {
 		return fmt.Errorf("truncate offset index: %w", err)
 	}
 	return nil

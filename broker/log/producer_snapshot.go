@@ -24,8 +24,11 @@ var ErrCorruptSnapshot = errors.New("corrupt producer state snapshot")
 //	producer: producer_id int64, producer_epoch int16, last_sequence int32, last_offset int64,
 //	offset_delta int32, timestamp int64, coordinator_epoch int32, current_txn_first_offset int64
 //
-// Only each producer's last batch is recorded, so after a reload only that batch is recognised as
-// a duplicate — Kafka behaves the same.
+// The CRC covers every byte after the crc field (the entry count included). Only each producer's
+// last batch is recorded, so after a reload only that batch is recognised as a duplicate — Kafka
+// behaves the same. An entry with last_offset -1 (Kafka writes one for a producer whose only
+// entry is a transaction marker) has no batch. producer_snapshot_test.go checks these bytes
+// against a fixture laid out by hand from Kafka 2.8's ProducerStateManager schemas.
 const (
 	snapshotVersion   = 1
 	snapshotHeader    = 2 + 4
@@ -100,8 +103,13 @@ func decodeSnapshot(b []byte) (map[int64]*producerEntry, error) {
 			first += 1 << 31 // the batch wrapped past MaxInt32
 		}
 		firstSeq := int32(first)
-		out[id] = &producerEntry{epoch: epoch, coordinatorEpoch: coord, txnFirstOffset: txn,
-			batches: []batchMeta{{firstSeq: firstSeq, lastSeq: lastSeq, firstOffset: lastOff - int64(delta), lastOffs: lastOff, timestamp: ts}}}
+		e := &producerEntry{epoch: epoch, coordinatorEpoch: coord, txnFirstOffset: txn}
+		// Kafka writes producers whose only entry is a transaction marker with last_offset -1;
+		// like ProducerStateManager.readSnapshot, such an entry has no data batch.
+		if lastOff >= 0 {
+			e.batches = []batchMeta{{firstSeq: firstSeq, lastSeq: lastSeq, firstOffset: lastOff - int64(delta), lastOffs: lastOff, timestamp: ts}}
+		}
+		out[id] = e
 	}
 	return out, nil
 }

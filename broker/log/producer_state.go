@@ -3,6 +3,7 @@ package log
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Idempotent-producer errors (Kafka: OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH,
@@ -58,6 +59,21 @@ func (e *producerEntry) duplicateOf(h BatchHeader) *batchMeta {
 		}
 	}
 	return nil
+}
+
+// recent lists the kept batches' sequence ranges and offsets, for error messages.
+func (e *producerEntry) recent() string {
+	if e == nil {
+		return "none"
+	}
+	var b strings.Builder
+	for i, m := range e.batches {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%d..%d@%d", m.firstSeq, m.lastSeq, m.firstOffset)
+	}
+	return b.String()
 }
 
 func (e *producerEntry) add(b batchMeta) {
@@ -128,8 +144,10 @@ func (t *producerTracker) check(hdrs []BatchHeader) (*batchMeta, error) {
 			}
 		default:
 			if p.known && p.last >= 0 && !inSequence(p.last, h.BaseSequence) {
-				return nil, &BatchError{Index: i, Err: fmt.Errorf("%w: producer %d epoch %d: sequence %d after %d",
-					ErrOutOfOrderSequence, h.ProducerID, h.ProducerEpoch, h.BaseSequence, p.last)}
+				// The batches kept for duplicate detection are named: a refused retry of a batch
+				// that is in the log says which of its sequences the log has.
+				return nil, &BatchError{Index: i, Err: fmt.Errorf("%w: producer %d epoch %d: sequence %d..%d after %d (recent batches %s)",
+					ErrOutOfOrderSequence, h.ProducerID, h.ProducerEpoch, h.BaseSequence, h.LastSequence(), p.last, e.recent())}
 			}
 		}
 		p.epoch, p.last, p.known = h.ProducerEpoch, h.LastSequence(), true
@@ -151,8 +169,13 @@ func (t *producerTracker) update(h BatchHeader) {
 	if h.ProducerEpoch != e.epoch {
 		e.epoch, e.batches = h.ProducerEpoch, e.batches[:0]
 	}
-	e.add(batchMeta{firstSeq: h.BaseSequence, lastSeq: h.LastSequence(), firstOffset: h.BaseOffset,
-		lastOffs: h.LastOffset(), timestamp: h.MaxTimestamp})
+	e.add(metaOf(h))
+}
+
+// metaOf is what the producer state keeps of a batch in the log.
+func metaOf(h BatchHeader) batchMeta {
+	return batchMeta{firstSeq: h.BaseSequence, lastSeq: h.LastSequence(), firstOffset: h.BaseOffset,
+		lastOffs: h.LastOffset(), timestamp: h.MaxTimestamp}
 }
 
 // removeExpired forgets producers whose last write is older than the expiration.

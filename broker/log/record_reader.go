@@ -46,10 +46,14 @@ func CodecName(id int) string {
 
 var errShortRecord = errors.New("record truncated")
 
+// minRecordSize is the smallest encoded record: length, attributes, timestamp delta, offset
+// delta, key length, value length and header count, one byte each.
+const minRecordSize = 7
+
 // DecodeRecords validates a batch and returns its header and records, decompressing gzip,
 // snappy (raw or xerial-framed, as the Java client writes it), lz4 (frame format) and zstd.
 func DecodeRecords(batch []byte) (BatchHeader, []Record, error) {
-	h, err := validateOne(batch, 0)
+	h, err := validateOne(batch, 0, false)
 	if err != nil {
 		return h, nil, err
 	}
@@ -59,7 +63,8 @@ func DecodeRecords(batch []byte) (BatchHeader, []Record, error) {
 			return h, nil, fmt.Errorf("%w: %s: %v", ErrCorruptMessage, CodecName(c), err)
 		}
 	}
-	recs := make([]Record, 0, h.NumRecords)
+	// A record takes at least 7 bytes, so the body bounds the count whatever the header says.
+	recs := make([]Record, 0, min(int(h.NumRecords), len(body)/minRecordSize+1))
 	for i := int32(0); i < h.NumRecords; i++ {
 		r, n, err := decodeRecord(body, h)
 		if err != nil {
@@ -67,6 +72,11 @@ func DecodeRecords(batch []byte) (BatchHeader, []Record, error) {
 		}
 		recs = append(recs, r)
 		body = body[n:]
+	}
+	if len(body) > 0 {
+		// Kafka's DefaultRecordBatch iterator: "Incorrect declared batch size, records still
+		// remaining in file" (InvalidRecordException).
+		return h, recs, fmt.Errorf("%w: %d bytes after the %d declared records", ErrCorruptMessage, len(body), h.NumRecords)
 	}
 	return h, recs, nil
 }

@@ -1,6 +1,7 @@
 package log
 
 import (
+	"errors"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -98,15 +99,20 @@ func crashOnce(t *testing.T, seed int64) {
 				}
 			}
 		} else {
-			data[cut] ^= byte(1 + rng.Intn(255))
-			if err := os.WriteFile(logPath, data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			t.Logf("flipped byte %d of %d in active segment %d", cut, len(data), active)
+			flip := byte(1 + rng.Intn(255))
+			data[cut] ^= flip
 			for i, b := range batches {
 				if b.segBase == active && cut >= b.pos && cut < b.pos+int64(b.size) {
 					// The partition leader epoch (bytes 12-15) is not covered by the CRC; a flip
-					// there is not detectable and the batch stays valid.
+					// there is not detectable and the batch stays valid. Nor is the base offset
+					// (bytes 0-7): a flip that lowers it is caught (offsets must grow), one that
+					// raises it looks like a compaction gap, as in Kafka — TestRecoveryOffsetOrder
+					// covers both, so the flip is moved past the base offset here.
+					if cut-b.pos < offBatchLength {
+						data[cut] ^= flip // undo, and flip a byte past the base offset instead
+						cut = b.pos + offBatchLength + rng.Int63n(int64(b.size-offBatchLength))
+						data[cut] ^= flip
+					}
 					if rel := cut - b.pos; rel >= offLeaderEpoch && rel < offLeaderEpoch+4 {
 						break
 					}
@@ -114,6 +120,10 @@ func crashOnce(t *testing.T, seed int64) {
 					break
 				}
 			}
+			if err := os.WriteFile(logPath, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("flipped byte %d of %d in active segment %d", cut, len(data), active)
 		}
 	}
 	m2 := openTestManager(t, dir, cfg, nil)
@@ -219,29 +229,105 @@ func TestCorruptIndexIsRebuilt(t *testing.T) {
 }
 
 // TestTornWriteLeavesWholeBatches: a write that fails halfway (vfs fault) leaves the segment
-// holding only whole batches, and the log keeps working once the fault clears.
+// holding only whole batches; the log's directory is offline from then on (KIP-112: a failed
+// disk is not trusted again), and reopened on a healthy disk the log holds exactly what was
+// appended before the failure and takes the next batch at the offset the failed one was given.
 func TestTornWriteLeavesWholeBatches(t *testing.T) {
 	dir := t.TempDir()
 	fs := newFaultyOS()
 	cfg := smallConfig()
-	m, err := OpenManager(ManagerOptions{Dirs: []string{dir}, Default: cfg, FS: fs, Logger: quietLogger()})
+	m, err := OpenManager(ManagerOptions{Dirs: []string{dir}, Default: cfg, FS: fs, Logger: silentLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close()
 	l, _ := m.GetOrCreateLog(TopicPartition{"torn", 0}, cfg, [16]byte{})
 	appendN(t, l, 3, 2, 100, 1)
 	fs.TearWritesAfter(50)
-	if _, err := l.AppendAsLeader(simpleBatch(t, 2, 100, 9), 0); err == nil {
-		t.Fatal("torn write reported success")
+	if _, err := l.AppendAsLeader(simpleBatch(t, 2, 100, 9), 0); !errors.Is(err, ErrStorage) {
+		t.Fatalf("torn write answered %v, want ErrStorage", err)
 	}
 	fs.Heal()
+	if _, err := l.AppendAsLeader(simpleBatch(t, 2, 100, 9), 0); !errors.Is(err, ErrStorage) {
+		t.Fatalf("append to an offline log dir answered %v, want ErrStorage", err)
+	}
+	if leo := l.LogEndOffset(); leo != 6 {
+		t.Fatalf("log end %d after the torn write, want 6", leo)
+	}
+	m.TakeDirOffline(dir)
+	if err := m.Close(); err != nil {
+		t.Fatalf("close with the dir offline: %v", err)
+	}
+	m = openTestManager(t, dir, cfg, nil)
+	defer m.Close()
+	l = m.Log(TopicPartition{"torn", 0})
 	info, err := l.AppendAsLeader(simpleBatch(t, 2, 100, 9), 0)
 	if err != nil || info.FirstOffset != 6 {
-		t.Fatalf("append after torn write: %+v %v", info, err)
+		t.Fatalf("append after restart: %+v %v", info, err)
 	}
-	b, _ := l.Read(0, 1<<20, -1, true)
+	b := mustRead(t, l, 0, 1<<20, -1, true)
 	if hs := batchesOf(t, b); len(hs) != 4 {
 		t.Fatalf("%d batches after torn write and retry, want 4", len(hs))
+	}
+}
+
+// TestRecoveryOffsetOrder: recovery accepts gaps between batches (a compacted log has them) but
+// truncates at a batch whose offsets go backwards.
+func TestRecoveryOffsetOrder(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		bases     []int64 // base offset of each 2-record batch, in file order
+		wantValid int
+	}{
+		{"contiguous", []int64{0, 2, 4, 6}, 4},
+		{"gaps", []int64{0, 5, 9, 100}, 4},
+		{"backwards", []int64{0, 5, 3, 10}, 2},
+		{"overlap", []int64{0, 2, 3, 10}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			var file []byte
+			for _, base := range tc.bases {
+				b := simpleBatch(t, 2, 20, 1000)
+				setBaseOffset(b, base)
+				file = append(file, b...)
+			}
+			pdir := filepath.Join(dir, "order-0")
+			if err := os.MkdirAll(pdir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(pdir, segmentName(0)+logSuffix), file, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			m := openTestManager(t, dir, smallConfig(), nil) // no clean-shutdown marker: recover
+			defer m.Close()
+			l := m.Log(TopicPartition{"order", 0})
+			want := tc.bases[tc.wantValid-1] + 2
+			if leo := l.LogEndOffset(); leo != want {
+				t.Fatalf("LEO %d, want %d", leo, want)
+			}
+			got, err := l.Read(0, 1<<20, -1, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hs := batchesOf(t, got)
+			if len(hs) != tc.wantValid {
+				t.Fatalf("%d batches survived, want %d", len(hs), tc.wantValid)
+			}
+			for i, h := range hs {
+				if h.BaseOffset != tc.bases[i] {
+					t.Fatalf("batch %d at %d, want %d", i, h.BaseOffset, tc.bases[i])
+				}
+				// Every offset inside a gap reads the next batch, as a consumer of a compacted
+				// log expects.
+				if i > 0 {
+					for off := hs[i-1].LastOffset() + 1; off <= h.BaseOffset; off++ {
+						r, _ := l.Read(off, 1, -1, true)
+						if rh := batchesOf(t, r); len(rh) != 1 || rh[0].BaseOffset != h.BaseOffset {
+							t.Fatalf("read %d: %+v, want the batch at %d", off, rh, h.BaseOffset)
+						}
+					}
+				}
+			}
+		})
 	}
 }

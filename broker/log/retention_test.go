@@ -90,3 +90,61 @@ func filesWithSuffix(t *testing.T, dir, suffix string) []string {
 	}
 	return out
 }
+
+// TestRetentionFollowsCleanupPolicy: retention.ms and retention.bytes delete segments only when
+// cleanup.policy has delete; a compact-only log keeps every segment (the cleaner owns its size)
+// except those below the log start offset that DeleteRecords moved.
+func TestRetentionFollowsCleanupPolicy(t *testing.T) {
+	for _, tc := range []struct {
+		policy      string
+		byTime      bool // retention.ms small, else retention.bytes small
+		wantDeleted bool
+	}{
+		{PolicyDelete, true, true},
+		{PolicyDelete, false, true},
+		{PolicyCompact, true, false},
+		{PolicyCompact, false, false},
+		{PolicyCompactDelete, true, true},
+		{PolicyCompactDelete, false, true},
+	} {
+		name := tc.policy + map[bool]string{true: "/retention.ms", false: "/retention.bytes"}[tc.byTime]
+		t.Run(name, func(t *testing.T) {
+			clk := &clock{t: time.Unix(1_700_000_000, 0)}
+			cfg := smallConfig()
+			cfg.CleanupPolicy = tc.policy
+			cfg.RetentionMs, cfg.RetentionBytes = -1, -1
+			if tc.byTime {
+				cfg.RetentionMs = 60_000
+			} else {
+				cfg.RetentionBytes = 4 << 10
+			}
+			m := openTestManager(t, t.TempDir(), cfg, clk.now)
+			defer m.Close()
+			l, _ := m.GetOrCreateLog(TopicPartition{"policy", 0}, cfg, [16]byte{})
+			appendN(t, l, 100, 2, 100, clk.t.Add(-time.Hour).UnixMilli())
+			before := l.NumSegments()
+			if before < 4 {
+				t.Fatalf("%d segments, want several", before)
+			}
+			m.RunRetention(clk.t)
+			after := l.NumSegments()
+			if deleted := after < before; deleted != tc.wantDeleted {
+				t.Fatalf("segments %d -> %d: deleted=%v, want %v", before, after, deleted, tc.wantDeleted)
+			}
+			if !tc.wantDeleted && l.LogStartOffset() != 0 {
+				t.Fatalf("log start moved to %d on a compacted log", l.LogStartOffset())
+			}
+			// DeleteRecords still removes segments below the new log start, whatever the policy.
+			if _, err := l.DeleteRecordsBefore(30); err != nil {
+				t.Fatal(err)
+			}
+			m.RunRetention(clk.t)
+			if l.LogStartOffset() < 30 {
+				t.Fatalf("log start %d after DeleteRecords(30)", l.LogStartOffset())
+			}
+			if _, err := l.Read(29, 1<<20, -1, true); err == nil {
+				t.Fatal("read below the log start succeeded")
+			}
+		})
+	}
+}

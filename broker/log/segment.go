@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/gregor-broker/gregor/broker/log/vfs"
 )
@@ -20,6 +21,8 @@ const (
 	timeIndexSuffix = ".timeindex"
 	snapshotSuffix  = ".snapshot"
 	deletedSuffix   = ".deleted"
+	cleanedSuffix   = ".cleaned" // a segment the cleaner is writing
+	swapSuffix      = ".swap"    // a cleaned segment being swapped in (see Log.replaceSegments)
 )
 
 // segmentName is the 20-digit, zero-padded base offset Kafka names every segment file with.
@@ -44,7 +47,7 @@ type segment struct {
 	fs        vfs.FS
 	dir       string
 	base      int64
-	log       vfs.File
+	log       *sharedFile // closed when the segment and every FileSlice of it are done
 	index     *offsetIndex
 	timeIndex *timeIndex
 
@@ -55,27 +58,95 @@ type segment struct {
 	firstBatchTs  int64 // max timestamp of the first batch; the roll clock (-1 when empty)
 	sinceIndex    int64 // bytes appended since the last offset index entry
 	interval      int32
+	fileSuffix    string // "" for a live segment; cleanedSuffix or swapSuffix while being swapped in
 }
 
 func (s *segment) path(suffix string) string {
-	return filepath.Join(s.dir, segmentName(s.base)+suffix)
+	return filepath.Join(s.dir, segmentName(s.base)+suffix+s.fileSuffix)
 }
 
-// openSegment opens (creating if needed) the files of the segment starting at base.
-func openSegment(fs vfs.FS, dir string, base int64, cfg Config) (*segment, error) {
+// createCleanedSegment creates the empty `.cleaned` files a cleaned segment is written into,
+// replacing any left by an earlier, interrupted cleaning.
+func createCleanedSegment(fs vfs.FS, dir string, base int64, cfg Config) (*segment, error) {
 	s := &segment{fs: fs, dir: dir, base: base, lastOffset: base - 1, maxTimestamp: -1,
-		offsetOfMaxTs: -1, firstBatchTs: -1, interval: cfg.IndexIntervalBytes}
-	var err error
-	if s.log, err = fs.OpenFile(s.path(logSuffix), os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o644); err != nil {
-		return nil, fmt.Errorf("open segment %d: %w", base, err)
+		offsetOfMaxTs: -1, firstBatchTs: -1, interval: cfg.IndexIntervalBytes, fileSuffix: cleanedSuffix}
+	f, err := fs.OpenFile(s.path(logSuffix), os.O_CREATE|os.O_RDWR|os.O_APPEND|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("create cleaned segment %d: %w", base, err)
 	}
-	if s.index, err = openOffsetIndex(fs, s.path(indexSuffix), base, cfg.MaxIndexSize); err != nil {
+	s.log = newSharedFile(f)
+	if s.index, err = openOffsetIndex(fs, func() string { return s.path(indexSuffix) }, base, cfg.MaxIndexSize); err != nil {
 		s.log.Close()
 		return nil, err
 	}
-	if s.timeIndex, err = openTimeIndex(fs, s.path(timeIndexSuffix), base, cfg.MaxIndexSize); err != nil {
+	if s.timeIndex, err = openTimeIndex(fs, func() string { return s.path(timeIndexSuffix) }, base, cfg.MaxIndexSize); err != nil {
 		s.log.Close()
-		s.index.file.Close()
+		return nil, err
+	}
+	if err := s.index.reset(); err != nil {
+		s.close()
+		return nil, err
+	}
+	if err := s.timeIndex.reset(); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// changeSuffix renames the segment's three files from their current suffix to to ("" = live),
+// the log first, as Kafka does: recovery decides by the `.log` file.
+// A failed rename puts back the files already renamed (best effort), so the names stay those of
+// fileSuffix.
+func (s *segment) changeSuffix(to string) error {
+	from := s.fileSuffix
+	name := func(suf, tmp string) string { return filepath.Join(s.dir, segmentName(s.base)+suf+tmp) }
+	sufs := []string{logSuffix, indexSuffix, timeIndexSuffix}
+	for i, suf := range sufs {
+		if err := s.fs.Rename(name(suf, from), name(suf, to)); err != nil {
+			for _, done := range sufs[:i] {
+				_ = s.fs.Rename(name(done, to), name(done, from))
+			}
+			return fmt.Errorf("rename %s to %s: %w", segmentName(s.base)+suf+from, segmentName(s.base)+suf+to, err)
+		}
+	}
+	s.fileSuffix = to
+	return nil
+}
+
+// removeFiles deletes the segment's files under their current names (a cleaned segment that was
+// not swapped in).
+func (s *segment) removeFiles() {
+	_ = s.close()
+	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+		_ = s.fs.Remove(s.path(suf))
+	}
+}
+
+// openSegment opens (creating if needed) the files of the segment starting at base. If it
+// creates any of the three files it fsyncs the directory, so a crash cannot lose a segment or
+// index file that later appends and checkpoints take for granted.
+func openSegment(fs vfs.FS, dir string, base int64, cfg Config) (*segment, error) {
+	s := &segment{fs: fs, dir: dir, base: base, lastOffset: base - 1, maxTimestamp: -1,
+		offsetOfMaxTs: -1, firstBatchTs: -1, interval: cfg.IndexIntervalBytes}
+	created := false
+	for _, suf := range [...]string{logSuffix, indexSuffix, timeIndexSuffix} {
+		if _, err := fs.Stat(s.path(suf)); os.IsNotExist(err) {
+			created = true
+		}
+	}
+	var err error
+	f, err := fs.OpenFile(s.path(logSuffix), os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open segment %d: %w", base, err)
+	}
+	s.log = newSharedFile(f)
+	if s.index, err = openOffsetIndex(fs, func() string { return s.path(indexSuffix) }, base, cfg.MaxIndexSize); err != nil {
+		s.log.Close()
+		return nil, err
+	}
+	if s.timeIndex, err = openTimeIndex(fs, func() string { return s.path(timeIndexSuffix) }, base, cfg.MaxIndexSize); err != nil {
+		s.log.Close()
 		return nil, err
 	}
 	st, err := s.log.Stat()
@@ -84,6 +155,12 @@ func openSegment(fs vfs.FS, dir string, base int64, cfg Config) (*segment, error
 		return nil, fmt.Errorf("stat segment %d: %w", base, err)
 	}
 	s.size = st.Size()
+	if created {
+		if err := fs.SyncDir(dir); err != nil {
+			s.close()
+			return nil, fmt.Errorf("fsync %s after creating segment %d: %w", dir, base, err)
+		}
+	}
 	return s, nil
 }
 
@@ -91,10 +168,14 @@ func openSegment(fs vfs.FS, dir string, base int64, cfg Config) (*segment, error
 // indexes them. positions are relative to the start of records.
 func (s *segment) append(records []byte, hdrs []BatchHeader) error {
 	start := s.size
-	if _, err := s.log.Write(records); err != nil {
+	n, err := s.log.Write(records)
+	if err == nil && n != len(records) {
+		err = io.ErrShortWrite // a file system that reports a short count without an error
+	}
+	if err != nil {
 		// A partial write leaves a torn tail; truncate back so the file holds whole batches.
 		_ = s.log.Truncate(start)
-		return fmt.Errorf("append to segment %d: %w", s.base, err)
+		return fmt.Errorf("append to segment %d (%d of %d bytes written): %w", s.base, n, len(records), err)
 	}
 	pos := start
 	for _, h := range hdrs {
@@ -144,6 +225,22 @@ type headerReader struct {
 	limit int64 // bytes of the file that hold whole batches
 	buf   []byte
 	bufAt int64 // file position of buf[0]
+
+	pooled *[headerChunk]byte // buf's backing array when from newHeaderReader
+}
+
+var headerBufs = sync.Pool{New: func() any { return new([headerChunk]byte) }}
+
+// newHeaderReader is a headerReader with a pooled buffer; release returns it.
+func newHeaderReader(f vfs.File, limit int64) headerReader {
+	return headerReader{f: f, limit: limit, pooled: headerBufs.Get().(*[headerChunk]byte)}
+}
+
+func (r *headerReader) release() {
+	if r.pooled != nil {
+		headerBufs.Put(r.pooled)
+		r.pooled, r.buf = nil, nil
+	}
 }
 
 // headerChunk is how far a header walk reads ahead: index entries are every log.index.interval.bytes
@@ -164,7 +261,11 @@ func (r *headerReader) header(pos int64) (BatchHeader, error) {
 			n = batchHeaderSize
 		}
 		if cap(r.buf) < int(n) {
-			r.buf = make([]byte, n)
+			if r.pooled != nil {
+				r.buf = r.pooled[:]
+			} else {
+				r.buf = make([]byte, n)
+			}
 		}
 		r.buf = r.buf[:n]
 		m, err := r.f.ReadAt(r.buf, pos)
@@ -182,7 +283,8 @@ func (r *headerReader) header(pos int64) (BatchHeader, error) {
 // locate returns the position of the batch that holds offset (or the first batch after it),
 // starting from the offset index; ok is false if the segment holds nothing at or past offset.
 func (s *segment) locate(entries []offsetEntry, size, offset int64) (pos int64, h BatchHeader, ok bool, err error) {
-	r := headerReader{f: s.log, limit: size}
+	r := newHeaderReader(s.log, size)
+	defer r.release()
 	pos = int64(lookupPosition(entries, s.base, offset))
 	for {
 		h, err = r.header(pos)
@@ -199,9 +301,9 @@ func (s *segment) locate(entries []offsetEntry, size, offset int64) (pos int64, 
 	}
 }
 
-// recover scans the whole file, validating every batch (framing, CRC, offsets continuing from
-// expectNext when >= 0), truncates a torn or corrupt tail, and rebuilds both indexes. It returns
-// the number of bytes truncated.
+// recover scans the whole file, validating every batch (framing, CRC, offsets at or past
+// expectNext when >= 0 and past the previous batch), truncates a torn or corrupt tail, and
+// rebuilds both indexes. It returns the number of bytes truncated.
 func (s *segment) recover(expectNext int64) (int64, error) {
 	st, err := s.log.Stat()
 	if err != nil {
@@ -235,11 +337,13 @@ func (s *segment) recover(expectNext int64) (int64, error) {
 		if _, err := s.log.ReadAt(b, pos); err != nil {
 			break
 		}
-		h, err := validateOne(b, 0)
+		h, err := validateOne(b, 0, false)
 		if err != nil {
 			break
 		}
-		if (next >= 0 && h.BaseOffset != next) || (next < 0 && h.BaseOffset < s.base) {
+		// Offsets only grow; gaps are legitimate (a compacted log, or batches a follower fetched
+		// from one), so a batch must start at or after where the previous one ended.
+		if (next >= 0 && h.BaseOffset < next) || h.BaseOffset < s.base {
 			break
 		}
 		if err := s.indexBatch(h, pos); err != nil {
@@ -276,6 +380,11 @@ func (s *segment) loadIndexes() error {
 		}
 		if h.BaseOffset < s.base {
 			return fmt.Errorf("batch at %d has offset %d below the segment base", pos, h.BaseOffset)
+		}
+		// The headers walked must describe offsets that go forward, or nothing built on them
+		// (the log end, the next offset assigned) can be trusted: recover instead.
+		if h.LastOffsetDelta < 0 || h.BaseOffset <= s.lastOffset {
+			return fmt.Errorf("batch at %d: offsets %d..%d do not follow %d", pos, h.BaseOffset, h.LastOffset(), s.lastOffset)
 		}
 		s.lastOffset = h.LastOffset()
 		if s.firstBatchTs < 0 && pos == 0 {
@@ -367,10 +476,10 @@ func (s *segment) fsync() error {
 	if err := s.log.Sync(); err != nil {
 		return fmt.Errorf("fsync segment %d: %w", s.base, err)
 	}
-	if err := s.index.file.Sync(); err != nil {
+	if err := s.index.file.fsync(); err != nil {
 		return fmt.Errorf("fsync index %d: %w", s.base, err)
 	}
-	if err := s.timeIndex.file.Sync(); err != nil {
+	if err := s.timeIndex.file.fsync(); err != nil {
 		return fmt.Errorf("fsync time index %d: %w", s.base, err)
 	}
 	return nil
@@ -379,12 +488,6 @@ func (s *segment) fsync() error {
 func (s *segment) close() error {
 	err := s.syncIndexes()
 	if e := s.log.Close(); err == nil {
-		err = e
-	}
-	if e := s.index.file.Close(); err == nil {
-		err = e
-	}
-	if e := s.timeIndex.file.Close(); err == nil {
 		err = e
 	}
 	return err
@@ -397,6 +500,9 @@ func (s *segment) markDeleted() error {
 		if err := s.fs.Rename(s.path(suf), s.path(suf)+deletedSuffix); err != nil && !os.IsNotExist(err) {
 			return fmt.Errorf("rename segment %d%s for deletion: %w", s.base, suf, err)
 		}
+	}
+	if err := s.fs.SyncDir(s.dir); err != nil {
+		return fmt.Errorf("fsync %s after renaming segment %d for deletion: %w", s.dir, s.base, err)
 	}
 	return nil
 }

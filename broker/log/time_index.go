@@ -3,7 +3,6 @@ package log
 import (
 	"encoding/binary"
 	"fmt"
-	"os"
 	"sort"
 
 	"github.com/gregor-broker/gregor/broker/log/vfs"
@@ -13,7 +12,7 @@ import (
 // Kafka's format, appended only when the timestamp grows so a binary search finds the first
 // offset whose batch may hold a timestamp >= the target. Same ownership as offsetIndex.
 type timeIndex struct {
-	file    vfs.File
+	file    indexFile
 	base    int64
 	maxSize int32
 	entries []timeEntry
@@ -27,39 +26,43 @@ type timeEntry struct {
 
 const timeEntrySize = 12
 
-func openTimeIndex(fs vfs.FS, path string, base int64, maxSize int32) (*timeIndex, error) {
-	f, err := fs.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("open time index %s: %w", path, err)
+func openTimeIndex(fs vfs.FS, path func() string, base int64, maxSize int32) (*timeIndex, error) {
+	x := &timeIndex{file: indexFile{fs: fs, path: path}, base: base, maxSize: maxSize}
+	if err := x.file.create(); err != nil {
+		return nil, fmt.Errorf("open time index %s: %w", path(), err)
 	}
-	return &timeIndex{file: f, base: base, maxSize: maxSize}, nil
+	return x, nil
 }
 
 func (x *timeIndex) load(lastOffset int64) error {
-	st, err := x.file.Stat()
+	buf, err := x.file.readAll(x.maxSize, "time index")
 	if err != nil {
 		return err
 	}
-	n := st.Size()
-	if n%timeEntrySize != 0 {
-		return fmt.Errorf("time index size %d is not a multiple of %d", n, timeEntrySize)
-	}
-	buf := make([]byte, n)
-	if _, err := x.file.ReadAt(buf, 0); err != nil && n > 0 {
+	entries, err := decodeTimeIndex(buf, x.base, lastOffset, x.entries[:0])
+	if err != nil {
 		return err
 	}
-	x.entries = x.entries[:0]
+	x.entries, x.written = entries, len(entries)
+	return nil
+}
+
+// decodeTimeIndex reads a time index file's bytes into dst: timestamps strictly increasing,
+// relative offsets non-decreasing and not past the segment's lastOffset.
+func decodeTimeIndex(buf []byte, base, lastOffset int64, dst []timeEntry) ([]timeEntry, error) {
+	if len(buf)%timeEntrySize != 0 {
+		return nil, fmt.Errorf("time index size %d is not a multiple of %d", len(buf), timeEntrySize)
+	}
 	lastTs, lastRel := int64(-1<<63), int32(-1)
 	for i := 0; i < len(buf); i += timeEntrySize {
 		e := timeEntry{int64(binary.BigEndian.Uint64(buf[i:])), int32(binary.BigEndian.Uint32(buf[i+8:]))}
-		if e.ts <= lastTs || e.rel < lastRel || e.rel < 0 || x.base+int64(e.rel) > lastOffset {
-			return fmt.Errorf("time index entry %d (%d,%d) inconsistent", i/timeEntrySize, e.ts, e.rel)
+		if e.ts <= lastTs || e.rel < lastRel || e.rel < 0 || base+int64(e.rel) > lastOffset {
+			return nil, fmt.Errorf("time index entry %d (%d,%d) inconsistent", i/timeEntrySize, e.ts, e.rel)
 		}
 		lastTs, lastRel = e.ts, e.rel
-		x.entries = append(x.entries, e)
+		dst = append(dst, e)
 	}
-	x.written = len(x.entries)
-	return nil
+	return dst, nil
 }
 
 func (x *timeIndex) full() bool {
@@ -92,7 +95,7 @@ func (x *timeIndex) sync() error {
 		b = binary.BigEndian.AppendUint64(b, uint64(e.ts))
 		b = binary.BigEndian.AppendUint32(b, uint32(e.rel))
 	}
-	if _, err := x.file.WriteAt(b, int64(x.written)*timeEntrySize); err != nil {
+	if err := x.file.writeAt(b, int64(x.written)*timeEntrySize); err != nil {
 		return fmt.Errorf("write time index: %w", err)
 	}
 	x.written = len(x.entries)
@@ -119,7 +122,7 @@ func (x *timeIndex) truncateEntries(n int) error {
 	if x.written > n {
 		x.written = n
 	}
-	if err := x.file.Truncate(int64(n) * timeEntrySize); err != nil {
+	if err := x.file.truncate(int64(n) * timeEntrySize); err != nil {
 		return fmt.Errorf("truncate time index: %w", err)
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -13,7 +14,7 @@ import (
 
 // BenchmarkRoundTrip measures one small request/response over loopback through the server
 // (header parse, gate, kmsg decode, handler goroutine, ordered write) next to a raw-socket echo
-// of the same bytes: the floor any server pays for two syscalls and a loopback hop.
+// of the same bytes (impl=floor): the floor any server pays for two syscalls and a loopback hop.
 func BenchmarkRoundTrip(b *testing.B) {
 	req := kmsg.NewPtrMetadataRequest()
 	req.SetVersion(9)
@@ -48,14 +49,14 @@ func BenchmarkRoundTrip(b *testing.B) {
 		}
 	}
 
-	b.Run("gregor", func(b *testing.B) {
+	b.Run("impl=gregor", func(b *testing.B) {
 		logger := logrus.New()
 		logger.SetOutput(io.Discard)
 		srv := startServer(b, Options{Logger: logger}, nil)
 		run(b, srv.addr)
 	})
 
-	b.Run("echo-floor", func(b *testing.B) {
+	b.Run("impl=floor", func(b *testing.B) {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			b.Fatal(err)
@@ -88,4 +89,29 @@ func BenchmarkRoundTrip(b *testing.B) {
 		ln.Close()
 		<-done
 	})
+}
+
+// BenchmarkIdleClose measures how long after IdleTimeout a quiet connection is closed
+// (reported as ns-past-idle/op): the figure TestIdleTimeoutClosesIdleConnection must not assert.
+// A negative value would be a close before the timeout.
+func BenchmarkIdleClose(b *testing.B) {
+	const idle = 20 * time.Millisecond
+	logger := logrus.New()
+	logger.SetOutput(io.Discard)
+	srv := startServer(b, Options{Logger: logger, IdleTimeout: idle}, nil)
+	var past time.Duration
+	for i := 0; i < b.N; i++ {
+		nc, err := net.Dial("tcp", srv.addr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		_ = nc.SetReadDeadline(start.Add(10 * time.Second))
+		if _, err := io.Copy(io.Discard, nc); err != nil && !isClosedErr(err) {
+			b.Fatalf("not closed: %v", err)
+		}
+		past += time.Since(start) - idle
+		nc.Close()
+	}
+	b.ReportMetric(float64(past.Nanoseconds())/float64(b.N), "ns-past-idle/op")
 }

@@ -3,10 +3,12 @@ package network
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -27,6 +29,7 @@ type conn struct {
 	nc       net.Conn
 	listener string
 	remote   net.Addr
+	addr     netip.Addr    // the client's IP, for the per-address connection quota
 	log      *logrus.Entry // fields listener, remote
 
 	ctx       context.Context // given to handlers; cancelled by close
@@ -49,6 +52,9 @@ type conn struct {
 	queue chan *slot
 	// wake (capacity 1) tells the writer that some slot was filled.
 	wake chan struct{}
+	// writerGone is set once the writer has stopped: a slot filled after that is released by
+	// its filler (fill), since no writer will reach it.
+	writerGone atomic.Bool
 	// lastOrdered is closed when the latest ordered request (Options.Ordered) has been handled;
 	// the next ordered request waits for it. Reader goroutine only.
 	lastOrdered chan struct{}
@@ -61,15 +67,27 @@ type slot struct {
 	key      int16
 	received time.Time
 	clientID string
-	out      *[]byte // framed response; nil = nothing to send (acks=0 produce)
-	err      error   // close the connection when the writer reaches this slot
+	metrics  reqMetrics // Kafka-named series to time at the answer
+	out      *[]byte    // framed response; nil = nothing to send (acks=0 produce)
+	secs     []Section  // file ranges sent between out's bytes (a ZeroCopy response)
+	zc       ZeroCopy   // released once, when written or dropped (release)
+	err      error      // close the connection when the writer reaches this slot
 	done     atomic.Bool
+	released atomic.Bool
+}
+
+// release lets go of a ZeroCopy response's files. Only after done (zc is the filler's until
+// then); once, whoever comes first: the writer or a late filler.
+func (s *slot) release() {
+	if s.zc != nil && s.released.CompareAndSwap(false, true) {
+		s.zc.Release()
+	}
 }
 
 func newConn(s *Server, nc net.Conn, listener string) *conn {
 	ctx, cancel := context.WithCancel(s.ctx)
 	c := &conn{
-		srv: s, nc: nc, listener: listener, remote: nc.RemoteAddr(),
+		srv: s, nc: nc, listener: listener, remote: nc.RemoteAddr(), addr: remoteAddr(nc),
 		log:    s.log.WithFields(logrus.Fields{"listener": listener, "remote": nc.RemoteAddr().String()}),
 		ctx:    ctx,
 		cancel: cancel,
@@ -104,8 +122,37 @@ func (c *conn) serve() {
 		_ = c.nc.SetReadDeadline(time.Now().Add(c.idle))
 	}
 	for {
-		frame, err := readFrame(c.br, &c.sizeBuf, c.srv.opts.MaxRequestBytes)
+		size, err := readFrameSize(c.br, &c.sizeBuf, c.srv.opts.MaxRequestBytes)
 		if err != nil {
+			c.logReadError(err)
+			return
+		}
+		// The frame's memory is reserved before anything is allocated for it; while the pool is
+		// full this reader waits and its socket is not read (queued.max.request.bytes).
+		if err := c.srv.pool.acquire(c.ctx, int64(size)); err != nil {
+			return
+		}
+		// A frame of a recycled key (Options.Recycled) comes from a pool and goes back to it
+		// once its handler has returned; the key is the frame's first two bytes.
+		var pooled *[]byte
+		if size >= 2 {
+			if k, err := c.br.Peek(2); err == nil {
+				if key := int16(binary.BigEndian.Uint16(k)); key >= 0 && int(key) < len(c.srv.recycle) && c.srv.recycle[key] {
+					pooled = getFrame(int(size))
+				}
+			}
+		}
+		var frame []byte
+		if pooled != nil {
+			frame = *pooled
+			if _, err = io.ReadFull(c.br, frame); err != nil {
+				err = fmt.Errorf("read request of %d bytes: %w", size, noEOF(err))
+			}
+		} else {
+			frame, err = readFrameBody(c.br, size)
+		}
+		if err != nil {
+			c.srv.pool.release(int64(size))
 			c.logReadError(err)
 			return
 		}
@@ -113,6 +160,7 @@ func (c *conn) serve() {
 		d, err := decodeRequest(c.srv.tbl, frame)
 		clientID := c.clientIDString(d.hdr)
 		if err != nil {
+			c.srv.pool.release(int64(size))
 			c.logDecodeError(d.hdr, clientID, err)
 			return
 		}
@@ -120,38 +168,65 @@ func (c *conn) serve() {
 		// until the writer frees a slot.
 		select {
 		case c.sem <- struct{}{}:
-		case <-c.ctx.Done():
-			return
+		default:
+			c.srv.metrics.inflightWait()
+			select {
+			case c.sem <- struct{}{}:
+			case <-c.ctx.Done():
+				c.srv.pool.release(int64(size))
+				return
+			}
 		}
 		s := &slot{key: d.hdr.Key, received: received, clientID: clientID}
+		s.metrics = c.srv.metrics.request(d.hdr.Key, d.hdr.Version, d.body)
 		c.queue <- s
-		c.srv.metrics.request(d.hdr.Key)
 		if d.hdr.Key == apiVersionsKey {
 			c.answerAPIVersions(s, d)
+			c.srv.pool.release(int64(size))
 			continue
 		}
 		req := &Request{
 			Key: d.hdr.Key, Version: d.hdr.Version, CorrelationID: d.hdr.CorrelationID,
 			ClientID: clientID, Body: d.body,
 			Listener: c.listener, RemoteAddr: c.remote, Received: received,
+			frame: pooled,
 		}
-		c.srv.wg.Add(1)
+		t := &queueTicket{q: c.srv.queue}
 		if c.srv.ordered[d.hdr.Key] {
+			// An ordered request enters the request queue only once its predecessor is done: one
+			// waiting behind a parked acks=all produce is not being handled, and must not keep
+			// the queue from the follower fetches that produce is waiting for.
 			prev, mine := c.lastOrdered, make(chan struct{})
 			c.lastOrdered = mine
+			var once sync.Once
+			req.release = func() { once.Do(func() { close(mine) }) }
+			c.srv.wg.Add(1)
 			go func() {
+				defer req.Release()
 				if prev != nil {
 					select {
 					case <-prev:
 					case <-c.ctx.Done():
 					}
 				}
-				c.handle(s, req)
-				close(mine)
+				if !c.srv.queue.enter(c.ctx) {
+					c.srv.pool.release(int64(size))
+					c.fill(s) // never handled: the connection is closing
+					c.srv.wg.Done()
+					return
+				}
+				c.handle(s, req, t, int64(size))
 			}()
 			continue
 		}
-		go c.handle(s, req)
+		// queued.max.requests: a full request queue stops this reader too.
+		if !c.srv.queue.enter(c.ctx) {
+			c.srv.pool.release(int64(size))
+			c.fill(s) // never handled: the writer is stopping with the connection anyway
+			return
+		}
+		c.srv.wg.Add(1)
+		go c.handle(s, req, t, int64(size))
 	}
 }
 
@@ -189,10 +264,17 @@ func (c *conn) answerAPIVersions(s *slot, d decoded) {
 	c.fill(s)
 }
 
-// handle runs the handler for one request and fills its slot.
-func (c *conn) handle(s *slot, req *Request) {
+// handle runs the handler for one request and fills its slot. When the handler has returned,
+// the request leaves the request queue (unless it parked earlier) and its frame's bytes go back
+// to the memory pool: nothing refers to the frame any more but the decoded request, which is
+// garbage once the response is encoded.
+func (c *conn) handle(s *slot, req *Request, t *queueTicket, frameBytes int64) {
 	defer c.srv.wg.Done()
-	resp, err := c.callHandler(req)
+	resp, err := c.callHandler(context.WithValue(c.ctx, ticketKey{}, t), req)
+	t.leave()
+	if zc, ok := resp.(ZeroCopy); ok {
+		s.zc = zc // released by the writer, sent or not
+	}
 	switch {
 	case err != nil:
 		s.err = fmt.Errorf("handler for %s v%d (correlation id %d): %w",
@@ -203,13 +285,25 @@ func (c *conn) handle(s *slot, req *Request) {
 		s.err = fmt.Errorf("handler answered %s with a %s response", kmsg.NameForKey(req.Key), kmsg.NameForKey(resp.Key()))
 	default:
 		resp.SetVersion(req.Version)
-		s.out = encodeResponse(req.CorrelationID, resp.IsFlexible(), resp)
+		if s.zc != nil {
+			var err error
+			if s.out, s.secs, err = encodeZeroCopy(req.CorrelationID, resp.IsFlexible(), s.zc, nil); err != nil {
+				s.err = fmt.Errorf("encode %s v%d (correlation id %d): %w", kmsg.NameForKey(req.Key), req.Version, req.CorrelationID, err)
+			}
+		} else {
+			s.out = encodeResponse(req.CorrelationID, resp.IsFlexible(), resp)
+		}
+	}
+	c.srv.pool.release(frameBytes)
+	if req.frame != nil {
+		putFrame(req.frame) // the handler has returned and the response is encoded: nothing refers to it
+		req.frame = nil
 	}
 	c.fill(s)
 }
 
 // callHandler turns a handler panic into an error that closes this one connection.
-func (c *conn) callHandler(req *Request) (resp kmsg.Response, err error) {
+func (c *conn) callHandler(ctx context.Context, req *Request) (resp kmsg.Response, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			c.log.WithField("client_id", req.ClientID).Errorf("handler panic on %s v%d: %v\n%s",
@@ -217,12 +311,16 @@ func (c *conn) callHandler(req *Request) (resp kmsg.Response, err error) {
 			resp, err = nil, fmt.Errorf("handler panic: %v", p)
 		}
 	}()
-	return c.srv.handler.Handle(c.ctx, req)
+	return c.srv.handler.Handle(ctx, req)
 }
 
 // fill publishes a slot's result to the writer.
 func (c *conn) fill(s *slot) {
 	s.done.Store(true) // after out/err: the writer's Load sees them
+	if c.writerGone.Load() {
+		s.release() // no writer will reach it
+		return
+	}
 	select {
 	case c.wake <- struct{}{}:
 	default: // a wake-up is already pending; the writer rechecks every slot it waits on
@@ -236,8 +334,10 @@ func (c *conn) logReadError(err error) {
 	var sizeErr *frameSizeError
 	switch {
 	case errors.As(err, &sizeErr):
+		c.srv.metrics.connClosedBy(limitRequestSize)
 		c.log.WithError(err).Warn("closing connection: invalid request size")
 	case errors.Is(err, errIdle):
+		c.srv.metrics.connClosedBy(limitIdle)
 		c.log.WithField("idle_timeout", c.idle).Debug("closing idle connection")
 	case errors.Is(err, io.EOF):
 		c.log.Debug("client closed connection")

@@ -9,13 +9,24 @@
 //
 // Every request frame is a fresh []byte of exactly the frame's size (frames above 1 MiB grow in
 // steps while their bytes arrive, so a client that only announces a huge size does not get that
-// memory up front). The 4-byte size prefix and the connection's bufio buffer are the only buffers
-// reused between requests. A decoded request's byte fields (produce records, group member
-// metadata) are sub-slices of its frame, so the frame belongs to the Request: the network writes
-// nothing into it after decoding and never recycles it, and the Handler may modify it in place
-// (stamping base offsets) or keep sub-slices after its response is written; the garbage
-// collector frees it. Strings are decoded with copies (kmsg's safe ReadFrom) so that a topic name
+// memory up front) — except the frames of Options.Recycled keys (the broker: Produce), which come
+// from size-class pools (up to 8 MiB) and go back once their handler has returned. The 4-byte size
+// prefix and the connection's bufio buffer are the other buffers reused between requests. A
+// decoded request's byte fields (produce records, group member metadata) are sub-slices of its
+// frame, so the frame belongs to the Request: the network writes nothing into it after decoding,
+// and the Handler may modify it in place (stamping base offsets); it may keep sub-slices after
+// its response is written, except for a recycled key, for which nothing of the request may
+// outlive Handle. Strings are decoded with copies (kmsg's safe ReadFrom) so that a topic name
 // kept in a map does not pin a whole produce frame.
+//
+// # Zero-copy responses
+//
+// A response implementing ZeroCopy (Fetch) carries file ranges: its fixed bytes are encoded into
+// a small pooled buffer and the ranges are sent by the writer with sendfile(2), in the
+// connection's response order, between those bytes (zerocopy.go). The writer releases the
+// response once written; if the connection closes first, whichever of the writer and the
+// response's filler comes second releases it (slot.release, conn.writerGone). A range that is no
+// longer Intact after its send closes the connection before the frame's last byte.
 //
 // # Goroutines and who stops them
 //
@@ -35,8 +46,9 @@
 //
 // # Locks
 //
-// Server.mu (listeners, connection set, started/closed) is the only mutex; it is never
-// held across socket I/O or a handler call. Per-connection state needs none: it is owned by the
+// Server.mu (listeners, connection set, connection quotas, started/closed) and memoryPool.mu
+// (the request memory pool's bookkeeping) are the only mutexes; both are leaves, never held
+// across socket I/O, a handler call or each other. Per-connection state needs none: it is owned by the
 // reader or handed over through channels and the slot's atomic done flag.
 //
 // # Ordering and back-pressure
@@ -46,4 +58,18 @@
 // is filled, coalescing consecutive ready responses into one writev. At most MaxInFlightPerConn
 // requests (slots not yet written) exist per connection; at the bound the reader stops reading
 // that socket until the writer frees a slot, which pushes back on the client through TCP.
+//
+// # Limits (Kafka's names)
+//
+// Every limit stops a reader or closes a connection — never allocates past itself — and every
+// hit is counted in the metrics (metrics.go):
+//   - max.connections, max.connections.per.ip (+ overrides): a connection over a limit is
+//     accepted and closed at once, as Kafka does (quotas.go);
+//   - socket.request.max.bytes: a larger size prefix closes the connection;
+//   - queued.max.request.bytes: a frame's size is reserved in a memory pool before its bytes are
+//     allocated; a frame that does not fit waits, and its socket is not read (pool.go);
+//   - queued.max.requests: requests being handled (not parked, see Parked) broker-wide; at the
+//     bound readers wait before dispatching (pool.go);
+//   - in-flight requests per connection (MaxInFlightPerConn), above;
+//   - connections.max.idle.ms: idleReader below.
 package network

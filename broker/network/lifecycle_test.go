@@ -2,6 +2,8 @@ package network
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -11,26 +13,81 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// TestIdleTimeoutClosesIdleConnection: a connection with no traffic is closed after
-// IdleTimeout, not before.
+// TestIdleTimeoutClosesIdleConnection: a connection with no traffic after its last response
+// is closed (within expectClosed's deadline). That it is not closed before IdleTimeout is
+// TestIdleWait's subject; how long after IdleTimeout the close comes is BenchmarkIdleClose's.
 func TestIdleTimeoutClosesIdleConnection(t *testing.T) {
-	const idle = 200 * time.Millisecond
-	srv := startServer(t, Options{IdleTimeout: idle}, nil)
+	srv := startServer(t, Options{IdleTimeout: 200 * time.Millisecond}, nil)
 	c := dial(t, srv.addr)
-	start := time.Now()
 	if _, err := c.roundTrip(metadataReq(), 1); err != nil {
 		t.Fatal(err)
 	}
 	c.expectClosed("idle connection")
-	if el := time.Since(start); el < idle {
-		t.Fatalf("closed after %v, before the idle timeout %v", el, idle)
+}
+
+// TestIdleWait: the reader's decision, given how long the connection has been quiet. Quiet
+// times are set relative to now with an IdleTimeout of an hour, so scheduling delays cannot
+// change the outcome.
+func TestIdleWait(t *testing.T) {
+	const idle = time.Hour
+	for _, tc := range []struct {
+		name     string
+		quiet    time.Duration
+		inFlight bool
+		wantIdle bool
+	}{
+		{"just active", 0, false, false},
+		{"quiet for half the timeout", idle / 2, false, false},
+		{"quiet for twice the timeout", 2 * idle, false, true},
+		{"request in flight, quiet for ages", 100 * idle, true, false},
+	} {
+		c := &conn{idle: idle, sem: make(chan struct{}, 1)}
+		if tc.inFlight {
+			c.sem <- struct{}{}
+		}
+		c.lastActive.Store(time.Now().Add(-tc.quiet).UnixNano())
+		wait, isIdle := c.idleWait()
+		if isIdle != tc.wantIdle {
+			t.Errorf("%s: idle %v, want %v", tc.name, isIdle, tc.wantIdle)
+			continue
+		}
+		switch {
+		case tc.inFlight && wait != idle:
+			t.Errorf("%s: wait %v, want a full %v window", tc.name, wait, idle)
+		case !tc.inFlight && !tc.wantIdle && (wait <= 0 || wait > idle-tc.quiet):
+			t.Errorf("%s: wait %v, want the rest of the window (0, %v]", tc.name, wait, idle-tc.quiet)
+		}
 	}
+}
+
+// closedWhenIdle opens a connection that sends nothing and reports when the server closes it:
+// the event, shared by every connection of a server, that an IdleTimeout has passed.
+func closedWhenIdle(t *testing.T, addr string) <-chan error {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = nc.Close() })
+	out := make(chan error, 1)
+	go func() { // ends when the server closes the connection or the deadline passes
+		_ = nc.SetReadDeadline(time.Now().Add(30 * time.Second))
+		_, err := io.Copy(io.Discard, nc)
+		if err != nil && !isClosedErr(err) {
+			out <- fmt.Errorf("quiet connection not closed: %w", err)
+			return
+		}
+		out <- nil
+	}()
+	return out
 }
 
 // TestIdleTimeoutSparesBusyConnections: a request in flight longer than IdleTimeout keeps its
 // connection, and so does a connection with requests arriving more often than IdleTimeout.
+// "Longer than IdleTimeout" is not slept: a quiet connection opened meanwhile is closed for
+// idleness, which proves a whole idle window has passed.
 func TestIdleTimeoutSparesBusyConnections(t *testing.T) {
-	const idle = 300 * time.Millisecond
+	const idle = time.Second // a stall this long between two back-to-back requests would be needed to flake
 	release := make(chan struct{})
 	started := make(chan struct{}, 1)
 	srv := startServer(t, Options{IdleTimeout: idle}, func(ctx context.Context, r *Request) (kmsg.Response, error) {
@@ -44,17 +101,31 @@ func TestIdleTimeoutSparesBusyConnections(t *testing.T) {
 	req := metadataReq()
 	c.send(req, 1)
 	waitFor(t, started, "long request")
-	time.Sleep(3 * idle) // the event under test is the absence of an idle close during this window
+	if err := waitFor(t, closedWhenIdle(t, srv.addr), "a quiet connection to be closed for idleness"); err != nil {
+		t.Fatal(err)
+	}
 	close(release)
 	if corr, _, err := c.read(req); err != nil || corr != 1 {
 		t.Fatalf("long request's response: corr %d, %v", corr, err)
 	}
-	// Steady traffic at a third of the idle timeout keeps the connection past several timeouts.
-	for i := 0; i < 6; i++ {
-		time.Sleep(idle / 3)
-		if _, err := c.roundTrip(metadataReq(), 1); err != nil {
-			t.Fatalf("request %d of steady traffic: %v", i, err)
+	// Back-to-back traffic until a quiet connection opened at its start is closed for idleness.
+	quiet := closedWhenIdle(t, srv.addr)
+	for sent := 0; ; sent++ {
+		select {
+		case err := <-quiet:
+			if err != nil {
+				t.Fatal(err)
+			}
+		default:
+			if _, err := c.roundTrip(metadataReq(), 1); err != nil {
+				t.Fatalf("request %d of steady traffic: %v", sent, err)
+			}
+			continue
 		}
+		break
+	}
+	if _, err := c.roundTrip(metadataReq(), 1); err != nil {
+		t.Fatalf("busy connection closed for idleness: %v", err)
 	}
 	c.expectClosed("connection idle after the traffic stopped")
 }
@@ -133,14 +204,27 @@ func TestMetrics(t *testing.T) {
 	if _, err := c.roundTrip(kmsg.NewPtrApiVersionsRequest(), 2); err != nil {
 		t.Fatal(err)
 	}
-	got := gather(t, reg)
-	for key, want := range map[string]float64{
+	wants := map[string]float64{
 		"gregor_network_requests_total,api=Metadata":              3,
 		"gregor_network_requests_total,api=ApiVersions":           1,
 		"gregor_network_request_duration_seconds,api=Metadata":    3,
 		"gregor_network_open_connections,listener=PLAINTEXT":      1,
 		"gregor_network_request_duration_seconds,api=ApiVersions": 1,
-	} {
+	}
+	// A request's duration is observed once its response is written, which the client can read
+	// first: wait for the figures (a condition polled with a deadline), then check them.
+	var got map[string]float64
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		got = gather(t, reg)
+		reached := true
+		for key, want := range wants {
+			reached = reached && got[key] >= want
+		}
+		if reached || time.Now().After(deadline) {
+			break
+		}
+	}
+	for key, want := range wants {
 		if got[key] != want {
 			t.Errorf("%s = %v, want %v", key, got[key], want)
 		}

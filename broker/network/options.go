@@ -10,12 +10,23 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// Defaults applied by NewServer to zero-valued Options fields (Kafka's defaults).
+// Defaults applied by NewServer to zero-valued Options fields (Kafka's defaults, except the
+// request memory pool).
 const (
 	DefaultMaxRequestBytes    = 104857600        // socket.request.max.bytes
 	DefaultIdleTimeout        = 10 * time.Minute // connections.max.idle.ms
 	DefaultMaxInFlightPerConn = 100
+	DefaultQueuedMaxRequests  = 500 // queued.max.requests
+	// DefaultQueuedMaxRequestBytes is Gregor's queued.max.request.bytes. Kafka's default, -1,
+	// leaves request memory unbounded; Gregor bounds it by default at 256 MiB: two requests of
+	// the largest default size (socket.request.max.bytes, 100 MiB) fit at once, and no set of
+	// clients can make the broker hold more request bytes than that.
+	DefaultQueuedMaxRequestBytes = 256 << 20
 )
+
+// NoConnections as MaxConnectionsPerIP is Kafka's max.connections.per.ip=0: addresses without an
+// override may not connect at all.
+const NoConnections = -1
 
 // apiVersionsKey is ApiVersions' key; the network answers it itself at versions 0..apiVersionsMax.
 const (
@@ -39,6 +50,21 @@ type Options struct {
 	MaxRequestBytes    int32
 	IdleTimeout        time.Duration
 	MaxInFlightPerConn int
+	// MaxConnections is max.connections (<= 0: unbounded); MaxConnectionsPerIP is
+	// max.connections.per.ip (0: unbounded, NoConnections: only overridden addresses);
+	// MaxConnectionsPerIPOverrides maps an IP address or host name to its own limit. A
+	// connection over a limit is accepted and closed at once, as Kafka does.
+	MaxConnections               int
+	MaxConnectionsPerIP          int
+	MaxConnectionsPerIPOverrides map[string]int
+	// ProtectedListener (the inter-broker listener) is exempt from MaxConnections when there are
+	// several listeners, as in Kafka (KIP-402).
+	ProtectedListener string
+	// QueuedMaxRequests is queued.max.requests (0: the default); QueuedMaxRequestBytes is
+	// queued.max.request.bytes, the request memory pool (0: the default, < 0: unbounded). See
+	// pool.go.
+	QueuedMaxRequests     int
+	QueuedMaxRequestBytes int64
 	// Served lists the API versions handed to the Handler; requests for anything else close the
 	// connection. An entry for ApiVersions (18) is ignored: the network always serves it at 0–3.
 	Served     []APIRange
@@ -50,6 +76,11 @@ type Options struct {
 	// in the wrong order the second would be refused (OUT_OF_ORDER_SEQUENCE_NUMBER). Apache Kafka
 	// gets the same guarantee by handling one request per connection at a time.
 	Ordered []int16
+	// Recycled lists request keys whose Handler keeps nothing of the request past Handle's
+	// return (no sub-slice of the frame outlives it): their frames come from a pool and go back
+	// to it once the handler has returned, instead of becoming garbage. Default: none. The broker
+	// names Produce, whose records are written to the log before its handler returns.
+	Recycled []int16
 }
 
 func (o Options) withDefaults() Options {
@@ -61,6 +92,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxInFlightPerConn <= 0 {
 		o.MaxInFlightPerConn = DefaultMaxInFlightPerConn
+	}
+	if o.QueuedMaxRequests <= 0 {
+		o.QueuedMaxRequests = DefaultQueuedMaxRequests
+	}
+	if o.QueuedMaxRequestBytes == 0 {
+		o.QueuedMaxRequestBytes = DefaultQueuedMaxRequestBytes
 	}
 	if o.Logger == nil {
 		o.Logger = logrus.StandardLogger()
@@ -87,6 +124,13 @@ func (o Options) validate() error {
 	}
 	if o.MaxRequestBytes < 0 {
 		return fmt.Errorf("max request bytes %d < 0", o.MaxRequestBytes)
+	}
+	if o.QueuedMaxRequestBytes > 0 && o.QueuedMaxRequestBytes < int64(o.MaxRequestBytes) {
+		// Kafka requires the same: a request of the largest allowed size must fit in the pool.
+		return fmt.Errorf("queued.max.request.bytes %d is smaller than socket.request.max.bytes %d", o.QueuedMaxRequestBytes, o.MaxRequestBytes)
+	}
+	if o.MaxConnectionsPerIP < NoConnections {
+		return fmt.Errorf("max.connections.per.ip %d < 0", o.MaxConnectionsPerIP)
 	}
 	return nil
 }

@@ -75,3 +75,59 @@ func TestProduceRequestsHandledInArrivalOrder(t *testing.T) {
 		t.Fatalf("produce handling order %v, want [1 2]", order)
 	}
 }
+
+// TestReleaseLetsTheNextOrderedRequestStart: a handler that calls Release after its ordered part
+// (Produce: the appends) lets the connection's next Produce run while it still waits
+// (replication); the responses still go out in request order.
+func TestReleaseLetsTheNextOrderedRequestStart(t *testing.T) {
+	firstWaits := make(chan struct{})
+	secondRan := make(chan struct{})
+	h := HandlerFunc(func(ctx context.Context, r *Request) (kmsg.Response, error) {
+		body := r.Body.(*kmsg.ProduceRequest)
+		resp := kmsg.NewPtrProduceResponse()
+		resp.ThrottleMillis = body.TimeoutMillis // tells the responses apart
+		if body.TimeoutMillis == 1 {
+			r.Release() // ordered part done
+			close(firstWaits)
+			select { // "replication": wait until the second request has run
+			case <-secondRan:
+			case <-ctx.Done():
+			}
+			return resp, nil
+		}
+		close(secondRan)
+		return resp, nil
+	})
+	srv := NewServer(Options{Listeners: []ListenerSpec{{Name: "PLAINTEXT", Addr: "127.0.0.1:0"}},
+		Served: []APIRange{{Key: 0, Min: 3, Max: 9}}}, h)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c := dial(t, srv.Addr("PLAINTEXT").String())
+	for _, timeout := range []int32{1, 2} {
+		req := kmsg.NewPtrProduceRequest()
+		req.Acks, req.TimeoutMillis = 1, timeout
+		c.send(req, 7)
+	}
+	select {
+	case <-secondRan:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second produce never ran while the first, released, was waiting")
+	}
+	for _, want := range []int32{1, 2} {
+		_, body, err := c.readRaw(5 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp := kmsg.NewPtrProduceResponse()
+		resp.Version = 7
+		if err := resp.ReadFrom(body); err != nil {
+			t.Fatal(err)
+		}
+		if resp.ThrottleMillis != want {
+			t.Fatalf("response %d out of order (got the one for %d)", want, resp.ThrottleMillis)
+		}
+	}
+	<-firstWaits
+}

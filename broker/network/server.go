@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -23,7 +24,10 @@ type Server struct {
 	tbl     versionTable
 	apiKeys []kmsg.ApiVersionsResponseApiKey
 	metrics *metrics
-	ordered map[int16]bool // Options.Ordered as a set; read-only after NewServer
+	ordered map[int16]bool    // Options.Ordered as a set; read-only after NewServer
+	recycle [apiKeyLimit]bool // Options.Recycled as a set; read-only after NewServer
+	pool    *memoryPool       // queued.max.request.bytes
+	queue   *requestQueue     // queued.max.requests
 
 	ctx    context.Context // parent of every connection context; cancelled by Close
 	cancel context.CancelFunc
@@ -34,6 +38,7 @@ type Server struct {
 	closed    bool
 	listeners []namedListener
 	conns     map[*conn]struct{}
+	quotas    *connQuotas // max.connections, max.connections.per.ip
 }
 
 type namedListener struct {
@@ -49,12 +54,18 @@ func NewServer(o Options, h Handler) *Server {
 	for _, k := range o.Ordered {
 		ordered[k] = true
 	}
-	return &Server{
+	s := &Server{
 		opts: o, handler: h, log: o.Logger,
 		ctx: ctx, cancel: cancel,
 		conns:   map[*conn]struct{}{},
 		ordered: ordered,
 	}
+	for _, k := range o.Recycled {
+		if k >= 0 && int(k) < len(s.recycle) {
+			s.recycle[k] = true
+		}
+	}
+	return s
 }
 
 // Start validates the options, binds every listener and starts accepting. If one listener
@@ -67,11 +78,16 @@ func (s *Server) Start() error {
 	if err != nil {
 		return fmt.Errorf("network options: %w", err)
 	}
+	quotas, err := newConnQuotas(s.opts)
+	if err != nil {
+		return fmt.Errorf("network options: %w", err)
+	}
 	var m *metrics
 	if s.opts.Registerer != nil {
 		if m, err = newMetrics(s.opts.Registerer, tbl); err != nil {
 			return err
 		}
+		m.initLabels(s.opts.Listeners)
 	}
 
 	s.mu.Lock()
@@ -79,7 +95,9 @@ func (s *Server) Start() error {
 	if s.started || s.closed {
 		return errors.New("network server already started or closed")
 	}
-	s.tbl, s.apiKeys, s.metrics = tbl, keys, m
+	s.tbl, s.apiKeys, s.metrics, s.quotas = tbl, keys, m, quotas
+	s.pool = newMemoryPool(s.opts.QueuedMaxRequestBytes, m)
+	s.queue = newRequestQueue(s.opts.QueuedMaxRequests, m)
 	var lns []namedListener
 	for _, spec := range s.opts.Listeners {
 		ln, err := net.Listen("tcp", spec.Addr)
@@ -141,12 +159,15 @@ func (s *Server) Close() error {
 	return errors.Join(errs...)
 }
 
-// acceptLoop accepts on one listener until Close closes it. Temporary errors (EMFILE) back
-// off like net/http does instead of spinning.
+// acceptLoop accepts on one listener until Close closes it. Temporary errors back off like
+// net/http does instead of spinning; running out of file descriptors (EMFILE/ENFILE) is a
+// resource limit an operator must see: counted, and logged as such at most every 10 s, with the
+// process's limit.
 func (s *Server) acceptLoop(l namedListener) {
 	defer s.wg.Done()
 	log := s.log.WithField("listener", l.name)
 	var delay time.Duration
+	var lastFDLog time.Time
 	for {
 		nc, err := l.ln.Accept()
 		if err != nil {
@@ -154,7 +175,20 @@ func (s *Server) acceptLoop(l namedListener) {
 				return
 			}
 			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-			log.WithError(err).Warnf("accept failed; retrying in %v", delay)
+			if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+				if s.metrics != nil {
+					s.metrics.fdExhaustedG.Inc()
+				}
+				if time.Since(lastFDLog) >= 10*time.Second {
+					lastFDLog = time.Now()
+					var lim syscall.Rlimit
+					_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
+					log.WithError(err).WithFields(logrus.Fields{"rlimit_nofile_soft": lim.Cur, "rlimit_nofile_hard": lim.Max}).
+						Error("out of file descriptors: new connections wait until some close (raise RLIMIT_NOFILE, or host fewer segments)")
+				}
+			} else {
+				log.WithError(err).Warnf("accept failed; retrying in %v", delay)
+			}
 			t := time.NewTimer(delay)
 			select {
 			case <-t.C:
@@ -172,6 +206,15 @@ func (s *Server) acceptLoop(l namedListener) {
 			_ = nc.Close()
 			return
 		}
+		if refusedBy, limit := s.quotas.admit(l.name, c.addr); refusedBy != "" {
+			s.mu.Unlock()
+			c.cancel()
+			_ = nc.Close() // accepted, then closed at once: Kafka's answer to a connection over a limit
+			s.metrics.connRefused(l.name, refusedBy)
+			log.WithFields(logrus.Fields{"remote": nc.RemoteAddr().String(), "limit": refusedBy}).
+				Infof("refused connection: %s = %d reached", refusedBy, limit)
+			continue
+		}
 		s.conns[c] = struct{}{}
 		s.metrics.connOpened(l.name, 1) // under mu, so removeConn's decrement cannot come first
 		s.wg.Add(1)
@@ -185,6 +228,7 @@ func (s *Server) removeConn(c *conn) {
 	defer s.mu.Unlock()
 	if _, ok := s.conns[c]; ok {
 		delete(s.conns, c)
+		s.quotas.release(c.addr)
 		s.metrics.connOpened(c.listener, -1)
 	}
 }

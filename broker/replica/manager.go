@@ -3,9 +3,13 @@ package replica
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
+	"github.com/gregor-broker/gregor/broker/interbroker"
 	klog "github.com/gregor-broker/gregor/broker/log"
 )
 
@@ -17,6 +21,31 @@ type Options struct {
 	// LogConfig resolves a topic's log settings and min.insync.replicas (topic overrides over
 	// broker defaults); called when a log is created and when the topic's config changes.
 	LogConfig func(topic string) (klog.Config, int32, error)
+
+	// ReplicaLagTimeMax is replica.lag.time.max.ms: a follower that has not caught up for this
+	// long leaves the ISR (default 30 s).
+	ReplicaLagTimeMax time.Duration
+	// Fetch configures the replica fetchers of partitions this broker follows.
+	Fetch FetcherConfig
+	// InterBroker is the template for connections to other brokers (dial, timeouts).
+	InterBroker interbroker.Options
+	// BrokerEpoch is this broker's registration epoch, sent with AlterIsr.
+	BrokerEpoch func() int64
+	// Controller returns the active controller's id and inter-broker address, for AlterIsr.
+	Controller func() (id int32, addr string, ok bool)
+	// RackAware (replica.selector.class = RackAwareReplicaSelector, KIP-392): a consumer that
+	// sends a rack id is told to fetch from an in-sync follower in its rack, and followers serve
+	// such consumers up to their high watermark. RackOf gives a broker's rack ("" unknown).
+	RackAware bool
+	RackOf    func(broker int32) string
+	// QuotaWindows and QuotaWindowSize are replication.quota.window.num (11) and
+	// replication.quota.window.size.seconds (1 s): the replication throttles measure their rate
+	// over that many windows of that size (quota.go).
+	QuotaWindows    int
+	QuotaWindowSize time.Duration
+	// Now is the clock of ISR tracking and of the replication throttles (nil: time.Now).
+	Now        func() time.Time
+	Registerer prometheus.Registerer
 }
 
 // Manager is the set of partitions this broker hosts.
@@ -28,6 +57,17 @@ type Manager struct {
 	controllerEpoch int32
 	closed          bool
 	done            chan struct{} // closed by Shutdown: releases every waiter
+
+	fetchers *fetchers
+	alter    *alterISRSender
+	stats    *replicaStats
+	unsynced atomic.Bool    // a LeaderAndIsr wrote epoch checkpoints without fsync (see SyncFS)
+	wg       sync.WaitGroup // the ISR expiry loop and the AlterIsr sender
+
+	quotas *replicationQuotas // the replication throttles (quota.go)
+
+	// seqWarned is when an idempotence refusal was last logged (unix ns): at most one a second.
+	seqWarned atomic.Int64
 }
 
 // NewManager returns an empty manager.
@@ -37,8 +77,72 @@ func NewManager(o Options) *Manager {
 		l.SetLevel(logrus.WarnLevel)
 		o.Logger = l
 	}
-	return &Manager{o: o, partitions: map[klog.TopicPartition]*Partition{}, controllerEpoch: -1, done: make(chan struct{})}
+	if o.ReplicaLagTimeMax <= 0 {
+		o.ReplicaLagTimeMax = 30 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.BrokerEpoch == nil {
+		o.BrokerEpoch = func() int64 { return -1 }
+	}
+	if o.RackOf == nil {
+		o.RackOf = func(int32) string { return "" }
+	}
+	if o.Controller == nil {
+		o.Controller = func() (int32, string, bool) { return -1, "", false }
+	}
+	o.Fetch = o.Fetch.withDefaults()
+	if o.InterBroker.Logger == nil {
+		o.InterBroker.Logger = o.Logger
+	}
+	m := &Manager{o: o, partitions: map[klog.TopicPartition]*Partition{}, controllerEpoch: -1, done: make(chan struct{}),
+		stats: newReplicaStats(o.Registerer)}
+	if o.Registerer != nil {
+		_ = o.Registerer.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gregor_replica_offline_partitions",
+			Help: "Hosted partitions whose log directory failed: they answer KAFKA_STORAGE_ERROR until a restart (Kafka's OfflineReplicaCount)."},
+			func() float64 { return float64(m.OfflinePartitions()) }))
+	}
+	m.quotas = newReplicationQuotas(o)
+	m.fetchers = newFetchers(m)
+	m.alter = newAlterISRSender(m)
+	m.wg.Add(2)
+	go func() { defer m.wg.Done(); m.alter.run() }()
+	go m.isrExpiryLoop()
+	return m
 }
+
+func (m *Manager) now() time.Time { return m.o.Now() }
+
+// isrExpiryLoop checks every half replica.lag.time.max.ms for followers that fell out of sync,
+// as Kafka's isr-expiration task does. Stopped by Shutdown.
+func (m *Manager) isrExpiryLoop() {
+	defer m.wg.Done()
+	t := time.NewTicker(m.o.ReplicaLagTimeMax / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			m.shrinkISRs(m.o.ReplicaLagTimeMax)
+		case <-m.done:
+			return
+		}
+	}
+}
+
+// snapshotPartitions lists the hosted partitions.
+func (m *Manager) snapshotPartitions() []*Partition {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make([]*Partition, 0, len(m.partitions))
+	for _, p := range m.partitions {
+		out = append(out, p)
+	}
+	return out
+}
+
+// stateAppliers bounds the partitions of one LeaderAndIsr applied at once.
+const stateAppliers = 16
 
 // PartitionState is one partition's entry of a LeaderAndIsr request.
 type PartitionState struct {
@@ -52,6 +156,9 @@ type PartitionState struct {
 	Replicas        []int32
 	PartitionEpoch  int32
 	IsNew           bool
+	// LeaderAddr is the leader's inter-broker host:port (LeaderAndIsr's LiveLeaders); a
+	// follower fetches from it. Empty when the leader is not live.
+	LeaderAddr string
 }
 
 // BecomeLeaderOrFollower applies a LeaderAndIsr request. A controller older than the newest one
@@ -87,13 +194,70 @@ func (m *Manager) BecomeLeaderOrFollower(controllerEpoch int32, states []Partiti
 	}
 	m.mu.Unlock()
 
+	// Partitions are independent: apply them in parallel, so that a LeaderAndIsr creating
+	// thousands of logs (each a directory, files and fsyncs) is not one disk wait after another.
+	errs := make([]error, len(states))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < min(stateAppliers, len(states)); w++ {
+		wg.Add(1)
+		go func() { // owned by this call: it waits for them below
+			defer wg.Done()
+			for i := range work {
+				s := states[i]
+				if parts[i] == nil || !contains(s.Replicas, m.o.BrokerID) {
+					errs[i] = fmt.Errorf("%w: broker %d is not a replica of %s-%d", ErrUnknownTopicOrPartition, m.o.BrokerID, s.Topic, s.Partition)
+					continue
+				}
+				if parts[i].offline.Load() {
+					// Kafka's answer for a partition in a failed log dir: the controller reads it
+					// as an offline replica and elects and shrinks without it.
+					errs[i] = fmt.Errorf("%w: %s-%d is in an offline log directory", ErrKafkaStorage, s.Topic, s.Partition)
+					continue
+				}
+				errs[i] = m.applyState(parts[i], s)
+			}
+		}()
+	}
+	for i := range states {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	// The new leaders' epoch checkpoints were written without fsync: one flush of each log dir
+	// makes them all durable before the controller hears that they lead.
+	if m.unsynced.Swap(false) {
+		if err := m.o.Logs.SyncFS(); err != nil {
+			// The failing dirs are offline now: only leaders whose log is in one of them may
+			// have lost their epoch entry.
+			for i, s := range states {
+				if errs[i] != nil || s.Leader != m.o.BrokerID || parts[i] == nil {
+					continue
+				}
+				parts[i].mu.Lock()
+				l := parts[i].log
+				parts[i].mu.Unlock()
+				if l != nil && l.Offline() {
+					errs[i] = fmt.Errorf("%w: %v", ErrKafkaStorage, err)
+				}
+			}
+		}
+	}
+	for i, s := range states {
+		out[klog.TopicPartition{Topic: s.Topic, Partition: s.Partition}] = errs[i]
+	}
+	// Fetchers change after the partition state, with no partition lock held: a fetch in flight
+	// for a partition whose leader or epoch changed is discarded when it returns.
 	for i, s := range states {
 		tp := klog.TopicPartition{Topic: s.Topic, Partition: s.Partition}
-		if parts[i] == nil || !contains(s.Replicas, m.o.BrokerID) {
-			out[tp] = fmt.Errorf("%w: broker %d is not a replica of %s", ErrUnknownTopicOrPartition, m.o.BrokerID, tp)
+		if out[tp] != nil || parts[i] == nil {
 			continue
 		}
-		out[tp] = m.applyState(parts[i], s)
+		if s.Leader != m.o.BrokerID && s.Leader >= 0 && s.LeaderAddr != "" {
+			m.fetchers.add(parts[i], s.Leader, s.LeaderAddr)
+		} else {
+			m.fetchers.remove(tp)
+		}
 	}
 	return out
 }
@@ -101,6 +265,32 @@ func (m *Manager) BecomeLeaderOrFollower(controllerEpoch int32, states []Partiti
 func (m *Manager) applyState(p *Partition, s PartitionState) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.log != nil && p.log.Offline() {
+		// Its directory failed and HandleLogDirFailure has not run yet: answer as it will.
+		return fmt.Errorf("%w: %s is in an offline log directory", ErrKafkaStorage, p.tp)
+	}
+	if p.log != nil && !p.stopped && s.LeaderEpoch == p.leaderEpoch && s.Leader == p.leader &&
+		s.PartitionEpoch > p.partitionEpoch {
+		// Same leadership, newer state znode (Kafka 3.x's partition-epoch rule): the ISR and the
+		// partition epoch a leader's AlterIsr must name move, nothing else does. Without this a
+		// leader that missed an ISR write (a lost answer, a controller failover) would propose
+		// against a stale zkVersion forever.
+		p.partitionEpoch = s.PartitionEpoch
+		p.replicas = append([]int32(nil), s.Replicas...)
+		p.isr = append([]int32(nil), s.ISR...)
+		p.pendingISR = nil
+		if p.isLeaderLocked() {
+			now := m.now()
+			for _, r := range p.replicas {
+				if r != p.me && p.followers[r] == nil {
+					p.followers[r] = &followerState{leo: -1, lastFetch: now, lastFetchLeaderLEO: p.epochStartOffset}
+				}
+			}
+			p.maybeAdvanceHWLocked()
+			p.wakeHWLocked()
+		}
+		return nil
+	}
 	if p.log != nil && s.LeaderEpoch <= p.leaderEpoch {
 		return fmt.Errorf("%w: leader epoch %d is not newer than %d for %s", ErrStaleControllerEpoch, s.LeaderEpoch, p.leaderEpoch, p.tp)
 	}
@@ -119,19 +309,26 @@ func (m *Manager) applyState(p *Partition, s PartitionState) error {
 	p.leader, p.leaderEpoch, p.partitionEpoch = s.Leader, s.LeaderEpoch, s.PartitionEpoch
 	p.replicas = append([]int32(nil), s.Replicas...)
 	p.isr = append([]int32(nil), s.ISR...)
+	p.pendingISR = nil
 	logger := m.o.Logger.WithFields(logrus.Fields{"topic": p.tp.Topic, "partition": p.tp.Partition, "leader_epoch": s.LeaderEpoch})
 	if s.Leader == m.o.BrokerID {
 		// A new leader starts its epoch at its log end: followers truncate to it (Kafka's
 		// leader-epoch rule), and acks=all waits for every ISR member from here on.
+		p.epochStartOffset = p.log.LogEndOffset()
 		if s.LeaderEpoch > p.log.LatestEpoch() {
-			if err := p.log.AssignEpochStartOffset(s.LeaderEpoch, p.log.LogEndOffset()); err != nil {
+			// Unsynced: BecomeLeaderOrFollower flushes every log dir once before it answers.
+			m.unsynced.Store(true)
+			if err := p.log.AssignEpochStartOffsetUnsynced(s.LeaderEpoch, p.epochStartOffset); err != nil {
 				return fmt.Errorf("%w: %v", ErrKafkaStorage, err)
 			}
 		}
-		p.followerLEO = map[int32]int64{}
+		p.leaderAddr = ""
+		m.becomeLeaderLocked(p)
 		p.maybeAdvanceHWLocked()
 		logger.Info("became leader")
 	} else {
+		p.leaderAddr = s.LeaderAddr
+		p.followers = map[int32]*followerState{}
 		logger.WithField("leader", s.Leader).Info("became follower")
 	}
 	p.wakeLocked() // parked fetches and produces re-check leadership
@@ -141,9 +338,16 @@ func (m *Manager) applyState(p *Partition, s PartitionState) error {
 // StopReplicas stops serving the partitions; with deletePartition their logs are removed.
 func (m *Manager) StopReplicas(parts []klog.TopicPartition, deletePartition bool) map[klog.TopicPartition]error {
 	out := make(map[klog.TopicPartition]error, len(parts))
+	m.fetchers.remove(parts...)
 	for _, tp := range parts {
 		m.mu.Lock()
 		p := m.partitions[tp]
+		if p != nil && p.offline.Load() {
+			m.mu.Unlock()
+			// Kafka's answer too: nothing of a failed disk is stopped or deleted.
+			out[tp] = fmt.Errorf("%w: %s is in an offline log directory", ErrKafkaStorage, tp)
+			continue
+		}
 		if deletePartition {
 			delete(m.partitions, tp)
 		}
@@ -177,6 +381,9 @@ func (m *Manager) partition(tp klog.TopicPartition) (*Partition, error) {
 	if p == nil {
 		return nil, fmt.Errorf("%w: %s", ErrUnknownTopicOrPartition, tp)
 	}
+	if p.offline.Load() {
+		return nil, fmt.Errorf("%w: %s is in an offline log directory", ErrKafkaStorage, tp)
+	}
 	return p, nil
 }
 
@@ -198,6 +405,46 @@ func (m *Manager) leaderPartition(tp klog.TopicPartition, currentLeaderEpoch int
 		return nil, fmt.Errorf("%w: %s (leader %d)", ErrNotLeaderOrFollower, tp, p.leader)
 	}
 	return p, nil
+}
+
+// HandleLogDirFailure stops serving every partition whose log is in dir, a log directory that
+// failed — Kafka's ReplicaManager.handleLogDirFailure: each is marked offline (Produce, Fetch,
+// ListOffsets, LeaderAndIsr and StopReplica answer KAFKA_STORAGE_ERROR for it from now on), its
+// replica fetcher stops, and its waiters are released (a parked acks=all produce answers
+// KAFKA_STORAGE_ERROR: its batch may never be replicated). The caller then closes the logs
+// (klog.Manager.TakeDirOffline) and tells the controller. It returns the partitions taken
+// offline.
+func (m *Manager) HandleLogDirFailure(dir string) []klog.TopicPartition {
+	var offline []klog.TopicPartition
+	for _, p := range m.snapshotPartitions() {
+		p.mu.Lock()
+		if p.log != nil && p.log.ParentDir() == dir && !p.offline.Load() {
+			p.offline.Store(true)
+			p.stopped, p.leader = true, -1
+			p.pendingISR = nil
+			p.wakeLocked()
+			offline = append(offline, p.tp)
+		}
+		p.mu.Unlock()
+	}
+	if len(offline) > 0 {
+		m.fetchers.remove(offline...)
+	}
+	m.o.Logger.WithFields(logrus.Fields{"dir": dir, "partitions": len(offline)}).
+		Warn("stopped serving the partitions of a failed log directory")
+	return offline
+}
+
+// OfflinePartitions is the number of hosted partitions in failed log directories (Kafka's
+// ReplicaManager OfflineReplicaCount).
+func (m *Manager) OfflinePartitions() int {
+	n := 0
+	for _, p := range m.snapshotPartitions() {
+		if p.offline.Load() {
+			n++
+		}
+	}
+	return n
 }
 
 // UpdateConfig re-resolves a topic's log settings after its /config/topics entry changed.
@@ -238,4 +485,7 @@ func (m *Manager) Shutdown() {
 	m.closed = true
 	close(m.done)
 	m.mu.Unlock()
+	m.fetchers.shutdown()
+	m.alter.shutdown()
+	m.wg.Wait()
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	klog "github.com/gregor-broker/gregor/broker/log"
@@ -84,29 +85,44 @@ func TestProduceFetchRoundTrip(t *testing.T) {
 	}
 }
 
+// waitParked waits (polling the manager's own gauge, with a deadline) until n fetches are
+// parked in a long poll.
+func waitParked(t *testing.T, m *Manager, n float64) {
+	t.Helper()
+	parked := func() float64 {
+		var v dto.Metric
+		if err := m.stats.parkedFetches.Write(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v.GetGauge().GetValue()
+	}
+	for deadline := time.Now().Add(30 * time.Second); parked() != n; {
+		if time.Now().After(deadline) {
+			t.Fatalf("parked fetches %v, want %v", parked(), n)
+		}
+		time.Sleep(time.Millisecond) // polling a gauge another goroutine moves
+	}
+}
+
+// TestLongPollWokenByProduce: a fetch parked with nothing to read (proven by the parked-fetch
+// gauge) and a MaxWait of an hour returns with the record as soon as it is produced: only the
+// wake-up can have released it.
 func TestLongPollWokenByProduce(t *testing.T) {
 	m := newManager(t, 1)
 	lead(t, m, 0, []int32{me}, []int32{me})
 	got := make(chan FetchResult, 1)
-	go func() { got <- fetchOne(m, 0, 5*time.Second) }()
-	select {
-	case r := <-got:
-		t.Fatalf("fetch returned with nothing to read: %+v", r)
-	case <-time.After(100 * time.Millisecond):
-	}
-	start := time.Now()
+	go func() { got <- fetchOne(m, 0, time.Hour) }()
+	waitParked(t, m, 1)
 	produce(t, m, -1, "wake")
 	select {
 	case r := <-got:
 		if r.Err != nil || len(r.Records) == 0 {
 			t.Fatalf("woken fetch: %+v", r)
 		}
-		if waited := time.Since(start); waited > 4*time.Second {
-			t.Fatalf("fetch returned %v after the produce: it ran out its wait", waited)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("fetch never returned")
+	case <-time.After(30 * time.Second):
+		t.Fatal("the produce did not wake the parked fetch")
 	}
+	waitParked(t, m, 0)
 	// With nothing produced, MaxWait expires with an empty answer.
 	r := fetchOne(m, 1, 50*time.Millisecond)
 	if r.Err != nil || len(r.Records) != 0 {
@@ -156,24 +172,39 @@ func TestAcksAllWaitsForISR(t *testing.T) {
 	lead(t, m, 1, []int32{me, 2}, []int32{me, 2})
 	done := make(chan ProduceResult, 1)
 	go func() { done <- produce(t, m, -1, "replicate me") }()
-	select {
-	case r := <-done:
-		t.Fatalf("acks=all returned before the follower had the record: %+v", r)
-	case <-time.After(100 * time.Millisecond):
+	// Wait for the append itself (the log end moves), then check the produce is still waiting:
+	// nothing but the follower's fetch can move the high watermark, so this is no race.
+	for deadline := time.Now().Add(30 * time.Second); m.o.Logs.Log(tp) == nil || m.o.Logs.Log(tp).LogEndOffset() != 1; {
+		if time.Now().After(deadline) {
+			t.Fatal("the acks=all produce never appended")
+		}
+		time.Sleep(time.Millisecond) // polling the log end another goroutine moves
 	}
-	// The follower fetches from offset 0 (gets the record), then from 1: it has it.
-	for _, off := range []int64{0, 1} {
-		r := m.Fetch(context.Background(), FetchParams{ReplicaID: 2, MaxBytes: 1 << 20, Partitions: []FetchPartition{{TP: tp, Offset: off, MaxBytes: 1 << 20, CurrentLeaderEpoch: -1}}})[0]
+	notYet := func(when string) {
+		select {
+		case r := <-done:
+			t.Fatalf("acks=all returned %s: %+v", when, r)
+		default:
+		}
+	}
+	notYet("before the follower fetched")
+	follow := func(off int64) {
+		r := m.Fetch(context.Background(), FetchParams{ReplicaID: 2, MaxBytes: 1 << 20, Partitions: []FetchPartition{{TP: tp, Offset: off, MaxBytes: 1 << 20, CurrentLeaderEpoch: -1, LastFetchedEpoch: -1}}})[0]
 		if r.Err != nil {
 			t.Fatal(r.Err)
 		}
 	}
+	// The follower fetches from offset 0 (gets the record): it does not have it yet.
+	follow(0)
+	notYet("when the follower had only asked for the record")
+	// Its next fetch, from 1, says it has it.
+	follow(1)
 	select {
 	case r := <-done:
 		if r.Err != nil || r.BaseOffset != 0 {
 			t.Fatalf("acks=all after replication: %+v", r)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("acks=all produce not released by the follower's fetch")
 	}
 	// A consumer sees it only now that the high watermark moved.
@@ -209,7 +240,7 @@ func TestListOffsetsAndDeleteRecords(t *testing.T) {
 		epoch          int32
 	}{{-2, 0, -1, 4}, {-1, 5, -1, 6}, {-3, 2, 1002, 4}, {1001, 1, 1001, 4}, {5000, -1, -1, -1}}
 	for _, c := range cases {
-		off, ts, epoch, err := m.ListOffset(tp, c.ts, -1)
+		off, ts, epoch, err := m.ListOffset(tp, c.ts, -1, false)
 		if err != nil || off != c.off || ts != c.gotTs || epoch != c.epoch {
 			t.Fatalf("ListOffset(%d) = %d %d epoch %d %v, want %d %d epoch %d", c.ts, off, ts, epoch, err, c.off, c.gotTs, c.epoch)
 		}
@@ -217,7 +248,7 @@ func TestListOffsetsAndDeleteRecords(t *testing.T) {
 	if low, err := m.DeleteRecords(tp, 2); err != nil || low != 2 {
 		t.Fatalf("delete records: %d %v", low, err)
 	}
-	if off, _, _, _ := m.ListOffset(tp, -2, -1); off != 2 {
+	if off, _, _, _ := m.ListOffset(tp, -2, -1, false); off != 2 {
 		t.Fatalf("earliest after delete: %d", off)
 	}
 	if _, err := m.DeleteRecords(tp, 9); !errors.Is(err, klog.ErrOffsetOutOfRange) {

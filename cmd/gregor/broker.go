@@ -2,10 +2,11 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/gregor-broker/gregor/broker"
@@ -17,27 +18,35 @@ func init() {
 }
 
 func runBroker(args []string) error {
-	fs := flag.NewFlagSet("broker", flag.ContinueOnError)
+	fs := newFlags("broker", "gregor broker --config config/broker-1.yaml")
 	path := fs.String("config", "", "YAML config file with Kafka property names (required)")
 	format := fs.String("log-format", "", "text or json (default: gregor.log.format, else text)")
 	level := fs.String("log-level", "", "debug, info, warn, error (default: gregor.log.level, else info)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
 		return err
 	}
 	if *path == "" {
-		return fmt.Errorf("--config is required")
+		return usagef("--config is required")
 	}
 	cfg, err := config.Load(*path, os.Environ())
 	if err != nil {
 		return err
 	}
-	if *format == "" {
-		*format = cfg.LogFormat
+	return serveBroker(cfg, *format, *level)
+}
+
+// serveBroker runs a broker until SIGINT or SIGTERM, then shuts it down cleanly.
+func serveBroker(cfg *config.Broker, format, level string) error {
+	if format == "" {
+		format = cfg.LogFormat
 	}
-	if *level == "" {
-		*level = cfg.LogLevel
+	if level == "" {
+		level = cfg.LogLevel
 	}
-	log, err := newLogger(*format, *level)
+	log, err := newLogger(format, level)
 	if err != nil {
 		return err
 	}
@@ -47,6 +56,19 @@ func runBroker(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if dir := os.Getenv("GREGOR_CPUPROFILE_DIR"); dir != "" {
+		// For benchmark runs (docs/benchmarks.md): a CPU profile of the whole run, written when
+		// the broker shuts down cleanly; a SIGKILLed broker leaves a partial file.
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("cpu-broker-%d.pprof", cfg.BrokerID)))
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	if err := b.Start(ctx); err != nil {
 		return fmt.Errorf("broker %d: %w", cfg.BrokerID, err)
 	}

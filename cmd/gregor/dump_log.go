@@ -3,14 +3,13 @@ package main
 import (
 	"bufio"
 	"encoding/binary"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	klog "github.com/gregor-broker/gregor/broker/log"
 )
@@ -19,15 +18,25 @@ func init() {
 	register("dump-log", "print the batches (and records) of segment and index files, like kafka-dump-log.sh", runDumpLog)
 }
 
-func runDumpLog(args []string) error {
-	fs := flag.NewFlagSet("dump-log", flag.ContinueOnError)
+func runDumpLog(args []string) error { return runDumpLogAs("gregor dump-log", args) }
+
+func runDumpLogAs(name string, args []string) error {
+	fs := newFlags(name, name+" [--print-data-log] [--offsets-decoder] --files a.log,b.index")
 	files := fs.String("files", "", "comma-separated .log, .index or .timeindex files")
 	data := fs.Bool("print-data-log", false, "print each record's key, value and headers")
-	if err := fs.Parse(args); err != nil {
+	offsets := fs.Bool("offsets-decoder", false, "decode records as __consumer_offsets' offset commits and group metadata (implies --print-data-log)")
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	decode := plainRecord
+	if *offsets {
+		*data, decode = true, offsetsRecord
+	}
 	if *files == "" {
-		return errors.New("--files is required")
+		return usagef("--files is required")
 	}
 	w := bufio.NewWriter(os.Stdout)
 	defer w.Flush()
@@ -36,7 +45,7 @@ func runDumpLog(args []string) error {
 		var err error
 		switch filepath.Ext(f) {
 		case ".log":
-			err = dumpSegment(w, f, *data)
+			err = dumpSegment(w, f, *data, decode)
 		case ".index":
 			err = dumpIndex(w, f, 8, func(b []byte, base int64) string {
 				return fmt.Sprintf("offset: %d position: %d", base+int64(binary.BigEndian.Uint32(b)), binary.BigEndian.Uint32(b[4:]))
@@ -60,13 +69,25 @@ func baseOffsetOf(path string) int64 {
 	return n
 }
 
-func dumpSegment(w io.Writer, path string, data bool) error {
+// recordDecoder renders a record's key and payload for --print-data-log.
+type recordDecoder func(key, value []byte) (string, string)
+
+// plainRecord prints key and value as they are.
+func plainRecord(key, value []byte) (string, string) { return string(key), string(value) }
+
+func dumpSegment(w io.Writer, path string, data bool, decode recordDecoder) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "Starting offset: %d\n", baseOffsetOf(path))
+	// A large segment (up to log.segment.bytes, 1 GiB) takes a while: say how far it is.
+	lastReport := time.Now()
 	for pos := 0; pos < len(b); {
+		if len(b) >= 64<<20 && time.Since(lastReport) >= time.Second {
+			fmt.Fprintf(os.Stderr, "dump-log: %s: %d of %d MB\n", path, pos>>20, len(b)>>20)
+			lastReport = time.Now()
+		}
 		h, err := klog.ParseBatchHeader(b[pos:])
 		if err != nil || pos+h.Size() > len(b) {
 			return fmt.Errorf("%s: invalid batch at position %d: %v", path, pos, err)
@@ -79,8 +100,9 @@ func dumpSegment(w io.Writer, path string, data bool) error {
 			klog.CodecName(h.Compression()), h.CRC, derr == nil)
 		if data && derr == nil {
 			for _, r := range recs {
+				k, v := decode(r.Key, r.Value)
 				fmt.Fprintf(w, "| offset: %d CreateTime: %d keySize: %d valueSize: %d sequence: %d headerKeys: [%s] key: %s payload: %s\n",
-					r.Offset, r.Timestamp, size(r.Key), size(r.Value), seqOf(h, r.Offset), headerKeys(r.Headers), r.Key, r.Value)
+					r.Offset, r.Timestamp, size(r.Key), size(r.Value), seqOf(h, r.Offset), headerKeys(r.Headers), k, v)
 			}
 		}
 		pos += h.Size()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -14,32 +13,36 @@ import (
 
 func init() {
 	register("produce", "send stdin lines as records (kcat -P style): gregor produce -b host:port -t topic [-K :]", runProduce)
-	register("consume", "print records (kcat -C style): gregor consume -b host:port -t topic [-o beginning] [-e] [-c N]", runConsume)
+	register("consume", "print records (kcat -C style, or -G with --group): gregor consume -b host:port -t topic [-o beginning] [-e] [-c N] [--group G]", runConsume)
 }
 
 func runProduce(args []string) error {
-	fs := flag.NewFlagSet("produce", flag.ContinueOnError)
+	fs := newFlags("produce", "gregor produce -b host:port -t topic [-K sep] [-H k=v] < lines")
 	var o clients.ProduceOptions
-	brokers := fs.String("b", "127.0.0.1:9092", "bootstrap broker(s), comma-separated")
-	fs.StringVar(&o.Topic, "t", "", "topic (required)")
-	fs.IntVar(&o.Partition, "p", -1, "partition (-1: by key hash)")
+	brokers := bootstrapFlag(fs)
+	topic := topicFlag(fs, "", "topic (required)")
+	partition := partitionFlag(fs, -1, "partition (-1: by key hash)")
 	fs.StringVar(&o.KeySep, "K", "", "key separator: lines are key<sep>value")
 	fs.IntVar(&o.Acks, "acks", -1, "-1 (all), 1 or 0")
 	fs.StringVar(&o.Compression, "z", "none", "compression: none, gzip, snappy, lz4, zstd")
 	var headers multiFlag
 	fs.Var(&headers, "H", "header key=value (repeatable)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if o.Topic == "" {
-		return fmt.Errorf("-t topic is required")
+	if err := noArgs(fs); err != nil {
+		return err
 	}
-	o.Brokers = strings.Split(*brokers, ",")
+	o.Topic, o.Partition = *topic, *partition
+	if o.Topic == "" {
+		return usagef("-t/--topic is required")
+	}
+	o.Brokers = splitBrokers(*brokers)
 	o.Headers = map[string]string{}
 	for _, h := range headers {
 		k, v, ok := strings.Cut(h, "=")
 		if !ok {
-			return fmt.Errorf("-H %q is not key=value", h)
+			return usagef("-H %q is not key=value", h)
 		}
 		o.Headers[k] = v
 	}
@@ -51,23 +54,33 @@ func runProduce(args []string) error {
 }
 
 func runConsume(args []string) error {
-	fs := flag.NewFlagSet("consume", flag.ContinueOnError)
+	fs := newFlags("consume", "gregor consume -b host:port -t topic [-o beginning|end|N|s@ms] [-e] [-c N] [--group G]")
 	var o clients.ConsumeOptions
-	brokers := fs.String("b", "127.0.0.1:9092", "bootstrap broker(s), comma-separated")
-	fs.StringVar(&o.Topic, "t", "", "topic (required)")
-	partition := fs.Int("p", -1, "partition (-1: all)")
+	brokers := bootstrapFlag(fs)
+	topic := topicFlag(fs, "", "topic (required)")
+	partition := partitionFlag(fs, -1, "partition (-1: all)")
 	fs.StringVar(&o.Start, "o", "end", "start: beginning, end, an offset, or s@<unix ms>")
 	fs.IntVar(&o.Count, "c", 0, "exit after this many records")
-	fs.BoolVar(&o.ExitAtEnd, "e", false, "exit at the end of each partition")
+	fs.IntVar(&o.Count, "max-messages", 0, "same as -c")
+	fs.BoolVar(&o.ExitAtEnd, "e", false, "exit once every partition read has reached its end (as of the start), empty ones included")
 	fs.StringVar(&o.KeySep, "K", "", "print key<sep>value")
 	fs.BoolVar(&o.Headers, "headers", false, "print headers before each record")
-	if err := fs.Parse(args); err != nil {
+	fs.StringVar(&o.Group, "group", "", "consume as a member of this consumer group, committing each record printed (kcat -G)")
+	fs.StringVar(&o.Group, "G", "", "short for --group")
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if o.Topic == "" {
-		return fmt.Errorf("-t topic is required")
+	if err := noArgs(fs); err != nil {
+		return err
 	}
-	o.Brokers = strings.Split(*brokers, ",")
+	o.Topic = *topic
+	if o.Topic == "" {
+		return usagef("-t/--topic is required")
+	}
+	if o.Group != "" && (o.ExitAtEnd || *partition >= 0) {
+		return usagef("a group member is assigned its partitions: -e and -p do not apply with --group")
+	}
+	o.Brokers = splitBrokers(*brokers)
 	if *partition >= 0 {
 		o.Partitions = []int{*partition}
 	}

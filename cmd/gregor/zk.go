@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"strings"
 	"time"
@@ -17,14 +15,24 @@ func init() {
 // runZK is a small zkCli: ls and get print what zkCli prints, and wait blocks until a znode
 // exists (scripts/cluster.sh uses it to return only once brokers are registered).
 func runZK(args []string) error {
-	fs := flag.NewFlagSet("zk", flag.ContinueOnError)
-	server := fs.String("server", "127.0.0.1:2181", "ZooKeeper host:port")
+	fs := newFlags("zk", "gregor zk [--server h:p] ls|get|wait PATH")
+	server := fs.String("server", defaultZooKeeper, "ZooKeeper host:port ($GREGOR_ZOOKEEPER)")
 	timeout := fs.Duration("timeout", 30*time.Second, "for wait: how long to wait")
-	if err := fs.Parse(args); err != nil {
+	for _, a := range args {
+		if isHelp(a) && a != "help" { // gregor zk ls -h: help, not a path named -h
+			return parseFlags(fs, []string{"-h"})
+		}
+	}
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 2 {
-		return errors.New("usage: gregor zk [--server h:p] ls|get|wait PATH")
+		return usagef("want a command and a path: gregor zk [--server h:p] ls|get|wait PATH")
+	}
+	switch fs.Arg(0) {
+	case "ls", "get", "wait":
+	default:
+		return usagef("unknown zk command %q: ls, get or wait", fs.Arg(0))
 	}
 	conn, ev, err := zk.Connect(strings.Split(*server, ","), 10*time.Second, zk.WithLogInfo(false))
 	if err != nil {

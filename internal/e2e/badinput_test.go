@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/gregor-broker/gregor/internal/checker"
 	"github.com/gregor-broker/gregor/internal/testcluster"
 )
 
@@ -57,7 +59,8 @@ func produceRequest(topic string, records []byte) *kmsg.ProduceRequest {
 
 // TestBadInputKeepsServing: while a healthy producer runs on its own connection, a second
 // connection sends, in turn, every kind of malformed input. Each gets Kafka's answer or a closed
-// connection, and the healthy producer never sees an error.
+// connection, and the healthy producer never sees an error; at the end every record it saw
+// acknowledged reads back (internal/checker), and no bad input was stored.
 func TestBadInputKeepsServing(t *testing.T) {
 	c := testcluster.Start(t, testcluster.Options{Brokers: 1})
 	adm := newAdmin(t, c.Bootstrap())
@@ -74,16 +77,21 @@ func TestBadInputKeepsServing(t *testing.T) {
 	var produced, failed atomic.Int64
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
+	// Everything acknowledged, to either topic, must read back at the end; nothing else may.
+	h := checker.New(checker.Options{Idempotent: true})
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		for ctx.Err() == nil {
-			res := cl.ProduceSync(context.Background(), &kgo.Record{Value: []byte("still here")})
+		for i := 0; ctx.Err() == nil; i++ {
+			pctx, pcancel := context.WithTimeout(context.Background(), 30*time.Second) // every wait has a deadline
+			res := cl.ProduceSync(pctx, &kgo.Record{Value: []byte(fmt.Sprintf("still here %d", i))})
+			pcancel()
 			if err := res.FirstErr(); err != nil {
 				failed.Add(1)
 				firstErr.CompareAndSwap(nil, err)
 				return
 			}
+			h.Acked(checker.FromKgo(res[0].Record))
 			produced.Add(1)
 		}
 	}()
@@ -138,6 +146,9 @@ func TestBadInputKeepsServing(t *testing.T) {
 			if code := resp.Topics[0].Partitions[0].ErrorCode; code != 0 {
 				t.Fatalf("good batch after a bad one: %v", kerr.ErrorForCode(code))
 			}
+			// The corrupt batch must not be stored; the good one must, at the offset given.
+			h.Acked(checker.Record{Topic: "victim", Partition: 0, Offset: resp.Topics[0].Partitions[0].BaseOffset,
+				Key: []byte("k"), Value: []byte("fine")})
 		}},
 		{"unknown API key", func(t *testing.T, rc *rawConn) {
 			f := rc.frame(kmsg.NewPtrMetadataRequest(), 1)
@@ -195,5 +206,18 @@ func TestBadInputKeepsServing(t *testing.T) {
 	}
 	if produced.Load() < before+10 {
 		t.Fatalf("healthy producer stalled: %d records before the end, %d after", before, produced.Load())
+	}
+	// The healthy producer's records all stored, once, in order, intact; of the bad input
+	// only the good batch sent after the corrupt one.
+	rctx, rcancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer rcancel()
+	read, err := checker.ReadAll(rctx, c.Bootstrap(), "healthy", "victim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep := h.Check(read); rep.Err() != nil {
+		t.Fatal(rep.Err())
+	} else if int64(rep.Read) != produced.Load()+1 {
+		t.Fatalf("read back %d records, want the %d acknowledged", rep.Read, produced.Load()+1)
 	}
 }

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/gregor-broker/gregor/internal/checker"
 	"github.com/gregor-broker/gregor/internal/testcluster"
 )
 
@@ -36,6 +36,7 @@ func TestIdempotentProduceSurvivesSIGKILL(t *testing.T) {
 	}
 	defer cl.Close()
 
+	h := checker.New(checker.Options{Idempotent: true})
 	var mu sync.Mutex
 	acked := map[uint64]bool{}
 	var failures []error
@@ -55,6 +56,7 @@ func TestIdempotentProduceSurvivesSIGKILL(t *testing.T) {
 					return
 				}
 				acked[binary.BigEndian.Uint64(r.Value)] = true
+				h.Acked(checker.FromKgo(r))
 				if len(acked) >= killAfter {
 					once.Do(func() { close(reachedKill) })
 				}
@@ -86,52 +88,17 @@ func TestIdempotentProduceSurvivesSIGKILL(t *testing.T) {
 		t.Fatalf("%d records acknowledged, want %d", len(acked), total)
 	}
 
-	// Read everything back.
-	offsets := map[string]map[int32]kgo.Offset{topic: {}}
-	for p := int32(0); p < partitions; p++ {
-		offsets[topic][p] = kgo.NewOffset().AtStart()
-	}
-	rd, err := kgo.NewClient(kgo.SeedBrokers(c.Bootstrap()), kgo.ConsumePartitions(offsets),
-		kgo.FetchMaxWait(500*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rd.Close()
-	seen := map[uint64]bool{}
-	next := map[int32]int64{}
+	// Read everything back: every acknowledged record exactly once, at its acknowledged offset,
+	// in order, intact, and nothing else (internal/checker).
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	for len(seen) < total {
-		fs := rd.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("read back %d of %d acknowledged records", len(seen), total)
-		}
-		fs.EachError(func(tp string, p int32, err error) { t.Fatalf("fetch %s/%d: %v", tp, p, err) })
-		fs.EachRecord(func(r *kgo.Record) {
-			if r.Offset != next[r.Partition] {
-				t.Fatalf("partition %d: offset %d, want %d", r.Partition, r.Offset, next[r.Partition])
-			}
-			next[r.Partition]++
-			v := binary.BigEndian.Uint64(r.Value)
-			if seen[v] {
-				t.Fatalf("record %d stored twice (second at partition %d offset %d)", v, r.Partition, r.Offset)
-			}
-			seen[v] = true
-		})
-	}
-	for v := range acked {
-		if !seen[v] {
-			t.Fatalf("acknowledged record %d lost", v)
-		}
-	}
-	// Nothing beyond what was produced: the end offsets add up to exactly `total`.
-	ends, err := adm.ListEndOffsets(context.Background(), topic)
+	read, err := checker.ReadBack(ctx, c.Bootstrap(), h, topic)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sum int64
-	ends.Each(func(o kadm.ListedOffset) { sum += o.Offset })
-	if sum != total {
-		t.Fatalf("partitions hold %d records, want %d", sum, total)
+	if rep := h.Check(read); rep.Err() != nil {
+		t.Fatal(rep.Err())
+	} else if rep.Read != total {
+		t.Fatalf("partitions hold %d records, want %d", rep.Read, total)
 	}
 }

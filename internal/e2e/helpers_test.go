@@ -17,7 +17,7 @@ import (
 )
 
 // newAdmin returns a kadm client on the cluster, closed at test end.
-func newAdmin(t *testing.T, bootstrap string) *kadm.Client {
+func newAdmin(t testing.TB, bootstrap string) *kadm.Client {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(bootstrap, ",")...))
 	if err != nil {
@@ -43,13 +43,13 @@ func createTopic(t *testing.T, adm *kadm.Client, topic string, partitions int32,
 
 // rawConn is a hand-driven Kafka protocol connection for sending exactly the bytes a test wants.
 type rawConn struct {
-	t    *testing.T
+	t    testing.TB
 	conn net.Conn
 	r    *bufio.Reader
 	corr int32
 }
 
-func dialRaw(t *testing.T, addr string) *rawConn {
+func dialRaw(t testing.TB, addr string) *rawConn {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {

@@ -2,6 +2,10 @@ package e2e
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,15 +13,22 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/gregor-broker/gregor/broker/replica"
 	"github.com/gregor-broker/gregor/internal/testcluster"
 )
 
-// TestLongPollWokenByProduce: a Fetch at the log end with max_wait_ms 5000 returns as soon as a
-// record is produced to that partition: its response holds the produced record and it came back
-// well before the wait would have expired.
+// TestLongPollWokenByProduce: a Fetch at the log end, proven parked in the broker's long poll
+// (its gregor_replica_parked_fetches gauge, read from /metrics), is woken by a produce to the
+// partition and returns the produced record. Its max wait (2 min) is longer than the test waits
+// for the answer (1 min), so an answer at all means the produce woke it: no clock is read. The
+// broker's own cap on a fetch's wait (gregor.fetch.wait.max.ms, 30 s by default) is raised above
+// that max wait, or a fetch the produce never woke would still answer in time (a by-hand mutation
+// check found exactly that).
 func TestLongPollWokenByProduce(t *testing.T) {
-	const topic, maxWait = "longpoll", 5000
-	c := testcluster.Start(t, testcluster.Options{Brokers: 1})
+	const topic, maxWait = "longpoll", 120_000
+	c := testcluster.Start(t, testcluster.Options{Brokers: 1, Config: map[string]string{
+		"gregor.fetch.wait.max.ms": strconv.Itoa(2 * maxWait),
+	}})
 	adm := newAdmin(t, c.Bootstrap())
 	createTopic(t, adm, topic, 1, nil)
 
@@ -27,7 +38,8 @@ func TestLongPollWokenByProduce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
 	// One record first so the fetch offset (1) is the log end, not offset 0.
 	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("first")}).FirstErr(); err != nil {
 		t.Fatal(err)
@@ -52,31 +64,36 @@ func TestLongPollWokenByProduce(t *testing.T) {
 	type result struct {
 		resp *kmsg.FetchResponse
 		err  error
-		at   time.Time
 	}
+	metrics := c.MetricsURL(1)
+	before := parkedFetches(t, metrics)
 	got := make(chan result, 1)
-	issued := time.Now()
 	go func() {
 		r, err := req.RequestWith(ctx, cl)
-		got <- result{r, err, time.Now()}
+		got <- result{r, err}
 	}()
 
-	// The fetch must still be parked: nothing to return yet. Produce once that is observable
-	// (no response within a short window), then the produce must wake it.
-	select {
-	case r := <-got:
-		t.Fatalf("fetch returned before any record was produced: %+v %v", r.resp, r.err)
-	case <-time.After(300 * time.Millisecond):
+	// Produce only once the broker reports the fetch parked: then the produce must wake it.
+	deadline := time.Now().Add(30 * time.Second)
+	for parkedFetches(t, metrics) < before+1 {
+		select {
+		case r := <-got:
+			t.Fatalf("fetch returned before it was seen parked and before any produce: %+v %v", r.resp, r.err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fetch not parked within 30s (%s stays %v)", replica.ParkedFetchesMetric, before)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the broker's gauge, with a deadline
 	}
-	producedAt := time.Now()
 	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("wake up")}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 	var r result
 	select {
 	case r = <-got:
-	case <-time.After(maxWait * 2 * time.Millisecond):
-		t.Fatal("fetch never returned")
+	case <-ctx.Done():
+		t.Fatalf("parked fetch not woken by the produce (its max wait is %d ms)", maxWait)
 	}
 	if r.err != nil {
 		t.Fatal(r.err)
@@ -105,13 +122,35 @@ func TestLongPollWokenByProduce(t *testing.T) {
 	if len(recs) != 1 || string(recs[0].Value) != "wake up" {
 		t.Fatalf("fetch returned %d records (%v), want the one produced", len(recs), recs)
 	}
-	if r.at.Before(producedAt) {
-		t.Fatal("fetch answered before the produce; it did not wait")
+	if n := parkedFetches(t, metrics); n != before {
+		t.Fatalf("%s = %v after the fetch was answered, want %v", replica.ParkedFetchesMetric, n, before)
 	}
-	if waited := r.at.Sub(issued); waited >= maxWait*time.Millisecond {
-		t.Fatalf("fetch took %v: it ran out its max wait instead of being woken by the produce", waited)
+}
+
+// parkedFetches reads the broker's gregor_replica_parked_fetches gauge from its /metrics page.
+func parkedFetches(t *testing.T, url string) float64 {
+	t.Helper()
+	hc := http.Client{Timeout: 10 * time.Second}
+	resp, err := hc.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
 	}
-	t.Logf("fetch woke %v after the produce started", r.at.Sub(producedAt))
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s %v", url, resp.Status, err)
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, replica.ParkedFetchesMetric+" "); ok {
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %q: %v", url, line, err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("%s has no %s", url, replica.ParkedFetchesMetric)
+	return 0
 }
 
 func varintLen(v int32) int {

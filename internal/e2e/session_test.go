@@ -10,6 +10,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/gregor-broker/gregor/internal/checker"
 	"github.com/gregor-broker/gregor/internal/testcluster"
 )
 
@@ -17,11 +18,31 @@ import (
 // frozen (SIGSTOP) past zookeeper.session.timeout.ms, so ZooKeeper drops the session and its
 // ephemeral znodes — then lets it run again. The broker must notice the expiry, register
 // /brokers/ids/1 again in a new session (new czxid = new broker epoch), win the controller
-// election again with a higher epoch, and keep serving produce and fetch.
+// election again with a higher epoch, and keep serving produce and fetch: a record written
+// before the expiry and one after it both read back (internal/checker).
 func TestSessionExpiryReRegisters(t *testing.T) {
 	c := testcluster.Start(t, testcluster.Options{Brokers: 1})
 	adm := newAdmin(t, c.Bootstrap())
 	createTopic(t, adm, "survivor", 1, nil)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Bootstrap()), kgo.DefaultProduceTopic("survivor"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	h := checker.New(checker.Options{Idempotent: true})
+	produce := func(ctx context.Context, value string) error {
+		res := cl.ProduceSync(ctx, &kgo.Record{Value: []byte(value)})
+		if err := res.FirstErr(); err != nil {
+			return err
+		}
+		h.Acked(checker.FromKgo(res[0].Record))
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if err := produce(ctx, "before expiry"); err != nil {
+		t.Fatal(err)
+	}
 	conn := c.ZKConn()
 	_, before, err := conn.Get("/kafka/brokers/ids/1")
 	if err != nil {
@@ -64,24 +85,19 @@ func TestSessionExpiryReRegisters(t *testing.T) {
 		case <-time.After(time.Second): // re-check: the epoch may have moved without a node event we saw
 		}
 	}
-	// And the broker serves: produce and read back.
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Bootstrap()), kgo.DefaultProduceTopic("survivor"),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"survivor": {0: kgo.NewOffset().AtStart()}}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("after expiry")}).FirstErr(); err != nil {
+	// And the broker serves: a new write is acknowledged, and both it and the one from before
+	// the expiry read back intact.
+	if err := produce(ctx, "after expiry"); err != nil {
 		t.Fatalf("produce after session expiry: %v", err)
 	}
-	fs := cl.PollFetches(ctx)
-	if err := fs.Err(); err != nil {
-		t.Fatalf("fetch after session expiry: %v", err)
+	read, err := checker.ReadBack(ctx, c.Bootstrap(), h, "survivor")
+	if err != nil {
+		t.Fatalf("read back after session expiry: %v", err)
 	}
-	if n := fs.NumRecords(); n != 1 {
-		t.Fatalf("read %d records after the expiry, want 1", n)
+	if rep := h.Check(read); rep.Err() != nil {
+		t.Fatal(rep.Err())
+	} else if rep.Read != 2 {
+		t.Fatalf("read %d records back, want 2", rep.Read)
 	}
 }
 

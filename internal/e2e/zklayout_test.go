@@ -61,9 +61,13 @@ func TestZooKeeperLayoutAfterClusterUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	for e := range ev {
-		if e.State == zk.StateHasSession {
-			break
+	sessionDeadline := time.After(60 * time.Second)
+	for session := false; !session; {
+		select {
+		case e := <-ev:
+			session = e.State == zk.StateHasSession
+		case <-sessionDeadline:
+			t.Fatal("no ZooKeeper session within 60s")
 		}
 	}
 	get := func(path string) (string, *zk.Stat) {
@@ -85,12 +89,11 @@ func TestZooKeeperLayoutAfterClusterUp(t *testing.T) {
 	}
 	q := regexp.QuoteMeta
 
-	broker, st := get("/kafka/brokers/ids/1")
+	_, st := get("/kafka/brokers/ids/1")
 	if st.EphemeralOwner == 0 || st.Version != 1 {
 		t.Fatalf("/kafka/brokers/ids/1: ephemeralOwner %d dataVersion %d, want ephemeral with dataVersion 1", st.EphemeralOwner, st.Version)
 	}
 	match("/kafka/brokers/ids/1", q(`{"features":{},"listener_security_protocol_map":{"PLAINTEXT":"PLAINTEXT"},"endpoints":["PLAINTEXT://127.0.0.1:9092"],"jmx_port":-1,"port":9092,"host":"127.0.0.1","version":5,"timestamp":"`)+`\d{13}"}`)
-	_ = broker
 
 	_, cst := get("/kafka/controller")
 	if cst.EphemeralOwner == 0 {
@@ -102,7 +105,7 @@ func TestZooKeeperLayoutAfterClusterUp(t *testing.T) {
 	if err != nil || epoch < 1 {
 		t.Fatalf("/kafka/controller_epoch = %q, want a positive decimal", epochText)
 	}
-	match("/kafka/cluster/id", q(`{"version":"1","id":"`)+`[A-Za-z0-9_-]{22}"}`)
+	clusterID := match("/kafka/cluster/id", q(`{"version":"1","id":"`)+`([A-Za-z0-9_-]{22})"}`)[1]
 
 	m := match("/kafka/brokers/topics/"+topic, q(`{"partitions":{"0":[1]},"topic_id":"`)+`([A-Za-z0-9_-]{22})`+q(`","adding_replicas":{},"removing_replicas":{},"version":3}`))
 	topicID := m[1]
@@ -140,8 +143,28 @@ func TestZooKeeperLayoutAfterClusterUp(t *testing.T) {
 	if last := strings.TrimSpace(lines[len(lines)-1]); last != "[1]" {
 		t.Fatalf("zkCli.sh ls /kafka/brokers/ids printed %q, want [1]\n%s", last, out)
 	}
-	if _, err := os.Stat(filepath.Join(clusterDir)); err != nil {
-		t.Fatal(err)
+
+	// The cluster's data lives where the README says, in GREGOR_CLUSTER_DIR: the broker's log
+	// dir holds meta.properties naming this cluster and broker, and the topic's partition
+	// directory in Kafka's file layout.
+	dataDir := filepath.Join(clusterDir, "broker-1", "data")
+	meta, err := os.ReadFile(filepath.Join(dataDir, "meta.properties"))
+	if err != nil {
+		t.Fatalf("meta.properties in GREGOR_CLUSTER_DIR: %v", err)
+	}
+	props := map[string]string{}
+	for _, line := range strings.Split(string(meta), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+			props[k] = v
+		}
+	}
+	if props["cluster.id"] != clusterID || props["broker.id"] != "1" || props["version"] != "0" {
+		t.Fatalf("meta.properties %v, want cluster.id %s, broker.id 1, version 0:\n%s", props, clusterID, meta)
+	}
+	for _, f := range []string{"00000000000000000000.log", "00000000000000000000.index", "00000000000000000000.timeindex"} {
+		if _, err := os.Stat(filepath.Join(dataDir, topic+"-0", f)); err != nil {
+			t.Fatalf("partition file in GREGOR_CLUSTER_DIR: %v", err)
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/gregor-broker/gregor/internal/checker"
 	"github.com/gregor-broker/gregor/internal/testcluster"
 )
 
@@ -37,26 +39,30 @@ func TestTopicWrittenIntoZooKeeperIsPickedUp(t *testing.T) {
 	if !want.Match(data) {
 		t.Fatalf("controller did not rewrite the topic with a topic id: %s", data)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Bootstrap()), kgo.DefaultProduceTopic("handmade"),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"handmade": {0: kgo.NewOffset().AtStart(), 1: kgo.NewOffset().AtStart()}}))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Bootstrap()), kgo.DefaultProduceTopic("handmade"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	h := checker.New(checker.Options{Idempotent: true})
 	for i := 0; i < 10; i++ {
-		if err := cl.ProduceSync(ctx, &kgo.Record{Key: []byte{byte(i)}, Value: []byte("hand made")}).FirstErr(); err != nil {
+		res := cl.ProduceSync(ctx, &kgo.Record{Key: []byte{byte(i)}, Value: []byte(fmt.Sprintf("hand made %d", i))})
+		if err := res.FirstErr(); err != nil {
 			t.Fatalf("produce to a zk-created topic: %v", err)
 		}
+		h.Acked(checker.FromKgo(res[0].Record))
 	}
-	got := 0
-	for got < 10 {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("read %d of 10", got)
-		}
-		got += fs.NumRecords()
+	// Exactly the ten records, each once, intact, from both partitions.
+	read, err := checker.ReadAll(ctx, c.Bootstrap(), "handmade")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep := h.Check(read); rep.Err() != nil {
+		t.Fatal(rep.Err())
+	} else if rep.Read != 10 {
+		t.Fatalf("read %d records back, want 10", rep.Read)
 	}
 }
 

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gregor-broker/gregor/internal/testport"
 )
 
 // Jar and ConfDir are where Debian's zookeeper package installs the server.
@@ -28,23 +30,23 @@ const (
 // Server is one ZooKeeper process.
 type Server struct {
 	dir  string
+	host string // the address it listens on (127.0.0.1 unless StartAt chose another)
 	port int
 	mu   sync.Mutex // guards cmd and done
 	cmd  *exec.Cmd
 	done chan struct{}
 }
 
-// Start launches ZooKeeper for a test; t.Cleanup stops it.
-func Start(t testing.TB) *Server {
+// Start launches ZooKeeper for a test on loopback; t.Cleanup stops it.
+func Start(t testing.TB) *Server { return StartAt(t, "127.0.0.1") }
+
+// StartAt launches ZooKeeper listening on host (an address of this machine, such as the
+// bridge of brokers in network namespaces); t.Cleanup stops it.
+func StartAt(t testing.TB, host string) *Server {
 	t.Helper()
 	dir := t.TempDir()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("zktest: free port: %v", err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	s, err := StartProcess(dir, port)
+	port := testport.Free(t, host) // below the ephemeral range: no client can take it meanwhile
+	s, err := startProcess(dir, host, port)
 	if err != nil {
 		t.Fatalf("zktest: %v", err)
 	}
@@ -54,19 +56,24 @@ func Start(t testing.TB) *Server {
 
 // StartProcess starts ZooKeeper with data under dir on 127.0.0.1:port and waits until it
 // answers. The caller must Stop it.
-func StartProcess(dir string, port int) (*Server, error) {
+func StartProcess(dir string, port int) (*Server, error) { return startProcess(dir, "127.0.0.1", port) }
+
+func startProcess(dir, host string, port int) (*Server, error) {
 	if _, err := exec.LookPath("java"); err != nil {
 		return nil, fmt.Errorf("java not found: install ZooKeeper with `apt-get install -y zookeeper` (scripts/test.sh does this)")
 	}
 	if _, err := os.Stat(Jar); err != nil {
 		return nil, fmt.Errorf("%s not found: install ZooKeeper with `apt-get install -y zookeeper` (scripts/test.sh does this)", Jar)
 	}
-	s := &Server{dir: dir, port: port}
+	s := &Server{dir: dir, host: host, port: port}
 	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
 		return nil, err
 	}
-	cfg := fmt.Sprintf("tickTime=200\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n"+
+	cfg := fmt.Sprintf("tickTime=200\ndataDir=%s\nclientPort=%d\nclientPortAddress="+host+"\n"+
 		"admin.enableServer=false\nminSessionTimeout=400\nmaxSessionTimeout=60000\n"+
+		// No fsync of the transaction log: a test's ZooKeeper never outlives a machine crash,
+		// and an fsync stalled behind the brokers' disk traffic would stall every session.
+		"forceSync=no\n"+
 		"4lw.commands.whitelist=ruok,srvr,stat\nmaxClientCnxns=0\n", filepath.Join(dir, "data"), port)
 	if err := os.WriteFile(filepath.Join(dir, "zoo.cfg"), []byte(cfg), 0o644); err != nil {
 		return nil, err
@@ -132,8 +139,8 @@ func (s *Server) ruok() bool {
 	return len(line) >= 4 && line[:4] == "imok"
 }
 
-// Addr is "127.0.0.1:port".
-func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
+// Addr is "host:port" (host 127.0.0.1 unless StartAt chose another).
+func (s *Server) Addr() string { return net.JoinHostPort(s.host, strconv.Itoa(s.port)) }
 
 // Connect is the connect string with a chroot ("" means none).
 func (s *Server) Connect(chroot string) string { return s.Addr() + chroot }

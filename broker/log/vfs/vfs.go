@@ -1,13 +1,26 @@
 // Package vfs is the file-system seam of the storage engine: the engine does all its I/O through
-// an FS, so tests can substitute one that fails — torn writes, failing fsyncs — the way pebble's
-// vfs does. OS is the real file system. This package knows nothing about Kafka.
+// an FS, so tests can substitute one that fails — torn writes, failing fsyncs, a crash before a
+// chosen operation — the way pebble's vfs does. OS is the real file system. Faulty injects the
+// faults; Inject's disk failures (write errors, short writes, fsync errors, ENOSPC on the files
+// under a path) are what a broker started with gregor.test.fault.injection lets an end-to-end
+// test arm over HTTP. This package knows nothing about Kafka.
+//
+// Concurrency: Faulty's one mutex (a leaf, docs/locking.md) guards the armed faults and their
+// counts; no I/O runs under it.
 package vfs
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"sort"
+	"strings"
 	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // File is the subset of *os.File the engine uses.
@@ -33,6 +46,25 @@ type FS interface {
 	Stat(name string) (os.FileInfo, error)
 	// SyncDir fsyncs a directory so a rename or create in it survives a crash.
 	SyncDir(dir string) error
+	// SyncFS flushes the whole file system holding path (syncfs(2)): one call makes the writes,
+	// creates and renames of many files durable, where one fsync per file would wait for the
+	// disk once per file.
+	SyncFS(path string) error
+}
+
+// OSFile returns the *os.File under f (through Faulty's wrapper), or nil if there is none: a
+// descriptor a reader may hand to sendfile(2). Faults apply to writes and syncs, never reads, so
+// reading beneath the wrapper reads what the wrapper would.
+func OSFile(f File) *os.File {
+	switch t := f.(type) {
+	case *os.File:
+		return t
+	case *faultyFile:
+		return OSFile(t.File)
+	case interface{ Unwrap() File }:
+		return OSFile(t.Unwrap())
+	}
+	return nil
 }
 
 // OS is the real file system.
@@ -49,6 +81,18 @@ func (osFS) RemoveAll(path string) error                  { return os.RemoveAll(
 func (osFS) MkdirAll(path string, perm os.FileMode) error { return os.MkdirAll(path, perm) }
 func (osFS) ReadDir(name string) ([]os.DirEntry, error)   { return os.ReadDir(name) }
 func (osFS) Stat(name string) (os.FileInfo, error)        { return os.Stat(name) }
+func (osFS) SyncFS(path string) error {
+	d, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := unix.Syncfs(int(d.Fd())); err != nil {
+		return &os.PathError{Op: "syncfs", Path: path, Err: err}
+	}
+	return nil
+}
+
 func (osFS) SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
@@ -67,6 +111,72 @@ type Faulty struct {
 	mu         sync.Mutex // guards the fields below
 	writeLimit int64      // bytes still allowed to be written; <0 = unlimited
 	failSync   bool
+	crashAt    func(Op) bool // the operation the simulated crash happens before (nil: none)
+	crashed    bool          // the crash happened: every later mutation fails
+	disk       []armedFault  // Inject's disk failures, in the order armed
+	fired      map[Fault]int // how many operations each kind of disk failure has failed
+}
+
+// Op is a mutating file-system operation, as CrashBefore's predicate sees it.
+type Op struct {
+	Kind    string // "rename", "remove", "create", "write", "truncate", "sync", "syncdir"
+	Name    string // the file (for rename: the old name)
+	NewName string // rename's new name
+}
+
+// CrashBefore simulates a crash of the process: the first mutating operation for which match
+// returns true does not happen, and neither does any later one (each fails with ErrInjected), so
+// the files hold exactly what was done before it. Reads keep working. A test then abandons what
+// it opened on this FS and reopens the directory, as a restarted broker would.
+func (f *Faulty) CrashBefore(match func(Op) bool) {
+	f.mu.Lock()
+	f.crashAt, f.crashed = match, false
+	f.mu.Unlock()
+}
+
+// Crashed reports whether the armed crash has happened.
+func (f *Faulty) Crashed() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.crashed
+}
+
+// mutate reports whether op may happen (false once crashed).
+func (f *Faulty) mutate(op Op) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.crashed && f.crashAt != nil && f.crashAt(op) {
+		f.crashed = true
+	}
+	return !f.crashed
+}
+
+func (f *Faulty) Rename(oldpath, newpath string) error {
+	if !f.mutate(Op{Kind: "rename", Name: oldpath, NewName: newpath}) {
+		return ErrInjected
+	}
+	return f.FS.Rename(oldpath, newpath)
+}
+
+func (f *Faulty) Remove(name string) error {
+	if !f.mutate(Op{Kind: "remove", Name: name}) {
+		return ErrInjected
+	}
+	return f.FS.Remove(name)
+}
+
+func (f *Faulty) RemoveAll(path string) error {
+	if !f.mutate(Op{Kind: "remove", Name: path}) {
+		return ErrInjected
+	}
+	return f.FS.RemoveAll(path)
+}
+
+func (f *Faulty) MkdirAll(path string, perm os.FileMode) error {
+	if !f.mutate(Op{Kind: "create", Name: path}) {
+		return ErrInjected
+	}
+	return f.FS.MkdirAll(path, perm)
 }
 
 // NewFaulty wraps fs with no faults armed.
@@ -90,11 +200,126 @@ func (f *Faulty) FailSyncs(fail bool) {
 // Heal removes every armed fault.
 func (f *Faulty) Heal() {
 	f.mu.Lock()
-	f.writeLimit, f.failSync = -1, false
+	f.writeLimit, f.failSync, f.crashAt, f.crashed = -1, false, nil, false
+	f.disk = nil
 	f.mu.Unlock()
 }
 
+// Fault is a failing disk as Inject simulates it. Each stays until Heal: a disk that failed once
+// is not trusted again.
+type Fault string
+
+// The disk failures Inject knows.
+const (
+	// FaultWriteError: every write fails with EIO and writes nothing.
+	FaultWriteError Fault = "write-error"
+	// FaultShortWrite: every write writes the first half of its bytes and reports no error — a
+	// short count the caller must notice itself.
+	FaultShortWrite Fault = "short-write"
+	// FaultSyncError: every fsync, of a file or a directory, fails with EIO.
+	FaultSyncError Fault = "fsync-error"
+	// FaultNoSpace: every write writes the first half of its bytes and fails with ENOSPC, as a
+	// file system filling up mid-write does.
+	FaultNoSpace Fault = "enospc"
+)
+
+// Faults lists every Fault, for callers that parse one by name.
+var Faults = []Fault{FaultWriteError, FaultShortWrite, FaultSyncError, FaultNoSpace}
+
+type armedFault struct {
+	kind Fault
+	path string // the file or directory it applies to, and everything under it ("" = all)
+}
+
+// FaultState is what Inject has armed and what it has done, for a test to read.
+type FaultState struct {
+	Armed []ArmedFault  `json:"armed"`
+	Fired map[Fault]int `json:"fired"` // operations failed, per kind, since the FS was made
+}
+
+// ArmedFault is one armed disk failure.
+type ArmedFault struct {
+	Fault Fault  `json:"fault"`
+	Path  string `json:"path"`
+}
+
+// Inject arms a disk failure on path (a file or directory, and everything under it; "" for the
+// whole file system). It returns an error for an unknown kind.
+func (f *Faulty) Inject(kind Fault, path string) error {
+	known := false
+	for _, k := range Faults {
+		known = known || k == kind
+	}
+	if !known {
+		return fmt.Errorf("vfs: unknown fault %q (known: %v)", kind, Faults)
+	}
+	if path != "" {
+		path = filepath.Clean(path)
+	}
+	f.mu.Lock()
+	f.disk = append(f.disk, armedFault{kind, path})
+	f.mu.Unlock()
+	return nil
+}
+
+// State reports the armed disk failures and how often each kind has fired.
+func (f *Faulty) State() FaultState {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st := FaultState{Armed: []ArmedFault{}, Fired: map[Fault]int{}}
+	for _, a := range f.disk {
+		st.Armed = append(st.Armed, ArmedFault{a.kind, a.path})
+	}
+	for k, n := range f.fired {
+		st.Fired[k] = n
+	}
+	sort.Slice(st.Armed, func(i, j int) bool { return st.Armed[i].Path < st.Armed[j].Path })
+	return st
+}
+
+// diskFault returns the first armed failure among kinds that applies to name, counting it as
+// fired ("" if none).
+func (f *Faulty) diskFault(name string, kinds ...Fault) Fault {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	name = filepath.Clean(name)
+	for _, a := range f.disk {
+		if a.path != "" && name != a.path && !strings.HasPrefix(name, a.path+string(filepath.Separator)) {
+			continue
+		}
+		for _, k := range kinds {
+			if a.kind == k {
+				if f.fired == nil {
+					f.fired = map[Fault]int{}
+				}
+				f.fired[k]++
+				return k
+			}
+		}
+	}
+	return ""
+}
+
+// failWrite applies an armed write failure to a write of p through write; ok is false when
+// none applies and the caller writes normally.
+func (f *Faulty) failWrite(name string, p []byte, write func([]byte) (int, error)) (n int, err error, ok bool) {
+	switch f.diskFault(name, FaultWriteError, FaultShortWrite, FaultNoSpace) {
+	case FaultWriteError:
+		return 0, &os.PathError{Op: "write", Path: name, Err: syscall.EIO}, true
+	case FaultShortWrite:
+		n, err := write(p[:len(p)/2])
+		return n, err, true
+	case FaultNoSpace:
+		n, _ := write(p[:len(p)/2])
+		return n, &os.PathError{Op: "write", Path: name, Err: syscall.ENOSPC}, true
+	}
+	return 0, nil, false
+}
+
 func (f *Faulty) OpenFile(name string, flag int, perm os.FileMode) (File, error) {
+	if flag&(os.O_CREATE|os.O_TRUNC) != 0 && !f.mutate(Op{Kind: "create", Name: name}) {
+		return nil, ErrInjected
+	}
 	file, err := f.FS.OpenFile(name, flag, perm)
 	if err != nil {
 		return nil, err
@@ -106,10 +331,47 @@ func (f *Faulty) SyncDir(dir string) error {
 	f.mu.Lock()
 	fail := f.failSync
 	f.mu.Unlock()
-	if fail {
+	if fail || !f.mutate(Op{Kind: "syncdir", Name: dir}) {
 		return ErrInjected
 	}
+	if f.diskFault(dir, FaultSyncError) != "" {
+		return &os.PathError{Op: "fsync", Path: dir, Err: syscall.EIO}
+	}
 	return f.FS.SyncDir(dir)
+}
+
+func (f *Faulty) SyncFS(path string) error {
+	f.mu.Lock()
+	fail := f.failSync
+	f.mu.Unlock()
+	if fail || !f.mutate(Op{Kind: "syncdir", Name: path}) {
+		return ErrInjected
+	}
+	// syncfs(2) reports the writeback errors of every file on the file system: an fsync fault
+	// armed anywhere under path, or on a directory above it, fails it.
+	if f.diskFaultOverlapping(path, FaultSyncError) {
+		return &os.PathError{Op: "syncfs", Path: path, Err: syscall.EIO}
+	}
+	return f.FS.SyncFS(path)
+}
+
+// diskFaultOverlapping reports (and counts) an armed failure of kind on path, anything under it
+// or a directory above it.
+func (f *Faulty) diskFaultOverlapping(path string, kind Fault) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	path = filepath.Clean(path)
+	under := func(a, b string) bool { return a == b || strings.HasPrefix(a, b+string(filepath.Separator)) }
+	for _, a := range f.disk {
+		if a.kind == kind && (a.path == "" || under(a.path, path) || under(path, a.path)) {
+			if f.fired == nil {
+				f.fired = map[Fault]int{}
+			}
+			f.fired[kind]++
+			return true
+		}
+	}
+	return false
 }
 
 type faultyFile struct {
@@ -118,6 +380,12 @@ type faultyFile struct {
 }
 
 func (ff *faultyFile) Write(p []byte) (int, error) {
+	if !ff.fs.mutate(Op{Kind: "write", Name: ff.Name()}) {
+		return 0, ErrInjected
+	}
+	if n, err, ok := ff.fs.failWrite(ff.Name(), p, ff.File.Write); ok {
+		return n, err
+	}
 	ff.fs.mu.Lock()
 	limit := ff.fs.writeLimit
 	if limit >= 0 && int64(len(p)) > limit {
@@ -134,6 +402,13 @@ func (ff *faultyFile) Write(p []byte) (int, error) {
 }
 
 func (ff *faultyFile) WriteAt(p []byte, off int64) (int, error) {
+	if !ff.fs.mutate(Op{Kind: "write", Name: ff.Name()}) {
+		return 0, ErrInjected
+	}
+	writeAt := func(b []byte) (int, error) { return ff.File.WriteAt(b, off) }
+	if n, err, ok := ff.fs.failWrite(ff.Name(), p, writeAt); ok {
+		return n, err
+	}
 	ff.fs.mu.Lock()
 	limit := ff.fs.writeLimit
 	if limit >= 0 && int64(len(p)) > limit {
@@ -153,8 +428,18 @@ func (ff *faultyFile) Sync() error {
 	ff.fs.mu.Lock()
 	fail := ff.fs.failSync
 	ff.fs.mu.Unlock()
-	if fail {
+	if fail || !ff.fs.mutate(Op{Kind: "sync", Name: ff.Name()}) {
 		return ErrInjected
 	}
+	if ff.fs.diskFault(ff.Name(), FaultSyncError) != "" {
+		return &os.PathError{Op: "fsync", Path: ff.Name(), Err: syscall.EIO}
+	}
 	return ff.File.Sync()
+}
+
+func (ff *faultyFile) Truncate(size int64) error {
+	if !ff.fs.mutate(Op{Kind: "truncate", Name: ff.Name()}) {
+		return ErrInjected
+	}
+	return ff.File.Truncate(size)
 }
