@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"reflect"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -23,6 +25,7 @@ import (
 //	read <partition> <offset> <value>    after a record is returned to it
 //	commit <partition> <next offset>     after a commit is acknowledged
 //	assigned <generation> <partitions>   after an assignment (franz-go members)
+//	subscribed <partition>:<offset> ...  a generation's start offsets (kafka-go members)
 //
 // SIGTERM makes it close its client (which leaves the group) and exit.
 const (
@@ -98,6 +101,8 @@ func runKafkaGoMember(ctx context.Context, cfg memberConfig, out *memberOut) err
 		JoinGroupBackoff: 200 * time.Millisecond, StartOffset: kafka.FirstOffset, MaxWait: 200 * time.Millisecond,
 		GroupBalancers: []kafka.GroupBalancer{kafka.RangeGroupBalancer{}},
 		Dialer:         &kafka.Dialer{ClientID: cfg.name, Timeout: 10 * time.Second},
+		Logger:         kafka.LoggerFunc(func(format string, args ...any) { kafkaGoLog(out, format, args...) }),
+		ErrorLogger:    kafka.LoggerFunc(func(format string, args ...any) { kafkaGoLog(out, "error: "+format, args...) }),
 	})
 	for ctx.Err() == nil {
 		m, err := r.FetchMessage(ctx)
@@ -114,6 +119,30 @@ func runKafkaGoMember(ctx context.Context, cfg memberConfig, out *memberOut) err
 		}
 	}
 	return r.Close()
+}
+
+// kafkaGoLog writes kafka-go's log lines to stderr (the test shows them when it fails) and turns
+// the one that starts a generation's partition readers into a "subscribed" event: it carries the
+// offsets the coordinator's OffsetFetch returned, which kafka-go offers no other way to observe.
+func kafkaGoLog(out *memberOut, format string, args ...any) {
+	fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05.000 ")+format+"\n", args...)
+	if !strings.HasPrefix(format, "subscribed to topics and partitions") || len(args) != 1 {
+		return
+	}
+	// The argument is a map[topicPartition]int64 of kafka-go's unexported key type.
+	v := reflect.ValueOf(args[0])
+	if v.Kind() != reflect.Map {
+		return
+	}
+	var parts []string
+	for _, k := range v.MapKeys() {
+		if k.Kind() != reflect.Struct || !k.FieldByName("partition").IsValid() {
+			return
+		}
+		parts = append(parts, fmt.Sprintf("%d:%d", k.FieldByName("partition").Int(), v.MapIndex(k).Int()))
+	}
+	sort.Strings(parts)
+	out.line("subscribed %s", strings.Join(parts, " "))
 }
 
 // runFranzMember is a franz-go ConsumerGroup with the given balancer. Rebalances wait until a

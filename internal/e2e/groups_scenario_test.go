@@ -27,6 +27,15 @@ type commitEvent struct {
 	acked  bool // false: CommitMessages failed, and the commit may or may not have been stored
 }
 
+// subscribeEvent is a kafka-go member's start of a generation: the offset each assigned
+// partition's reader starts at, as the coordinator's OffsetFetch answered.
+type subscribeEvent struct {
+	member  string
+	at      int // len(reads) when it was reported
+	seq     int // events reported before it (faultMark.events orders it against faults)
+	offsets map[int32]int64
+}
+
 type readEvent struct {
 	member string
 	p      int32
@@ -53,6 +62,9 @@ type groupRun struct {
 	// partition's offset back.
 	commitLog []commitEvent
 	assigned  map[string][]string // member → "assigned" lines
+	// subscriptions are the kafka-go members' generation starts, in the order reported.
+	subscriptions []subscribeEvent
+	events        int // lines reported by all members so far
 	procs     map[string]*memberProc
 }
 
@@ -134,6 +146,7 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 func (g *groupRun) event(member, line string) {
 	f := strings.SplitN(line, " ", 4)
 	g.mu.Lock()
+	g.events++
 	switch {
 	case f[0] == "read" && len(f) == 4:
 		var p int32
@@ -157,6 +170,16 @@ func (g *groupRun) event(member, line string) {
 		fmt.Sscan(f[1], &p)
 		fmt.Sscan(f[2], &off)
 		g.commitLog = append(g.commitLog, commitEvent{member, p, off, len(g.reads), false})
+	case f[0] == "subscribed":
+		ev := subscribeEvent{member: member, at: len(g.reads), seq: g.events, offsets: map[int32]int64{}}
+		for _, po := range strings.Fields(line)[1:] {
+			var p int32
+			var off int64
+			if _, err := fmt.Sscanf(po, "%d:%d", &p, &off); err == nil {
+				ev.offsets[p] = off
+			}
+		}
+		g.subscriptions = append(g.subscriptions, ev)
 	case f[0] == "assigned":
 		g.assigned[member] = append(g.assigned[member], strings.Join(f[1:], " "))
 	}
