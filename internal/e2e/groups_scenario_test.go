@@ -65,7 +65,7 @@ type groupRun struct {
 	// subscriptions are the kafka-go members' generation starts, in the order reported.
 	subscriptions []subscribeEvent
 	events        int // lines reported by all members so far
-	procs     map[string]*memberProc
+	procs         map[string]*memberProc
 }
 
 type memberProc struct {
