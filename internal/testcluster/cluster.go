@@ -105,7 +105,8 @@ func PlainBinary(t testing.TB) string {
 func (b *build) get(t testing.TB, race bool) string {
 	t.Helper()
 	b.once.Do(func() {
-		dir, err := os.MkdirTemp("", "gregor-bin-")
+		removeDeadBuilds()
+		dir, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", buildDirPrefix, os.Getpid()))
 		if err != nil {
 			b.err = err
 			return
@@ -126,6 +127,27 @@ func (b *build) get(t testing.TB, race bool) string {
 		t.Fatalf("%v", b.err)
 	}
 	return b.path
+}
+
+// buildDirPrefix names the temporary directories broker binaries are built into; the test
+// process's pid follows it, so a later process can tell whose a directory is.
+const buildDirPrefix = "gregor-bin-"
+
+// removeDeadBuilds deletes the build directories of test processes that have exited. A test
+// binary has no hook at its exit to remove its own (a package may have no TestMain), so each one
+// removes its predecessors' and at most the last run's stay on disk.
+func removeDeadBuilds() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), buildDirPrefix+"*"))
+	for _, dir := range dirs {
+		pidPart, _, ok := strings.Cut(strings.TrimPrefix(filepath.Base(dir), buildDirPrefix), "-")
+		pid, err := strconv.Atoi(pidPart)
+		if !ok || err != nil || pid <= 0 || pid == os.Getpid() {
+			continue // not named by this harness, or ours
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			_ = os.RemoveAll(dir)
+		}
+	}
 }
 
 // repoRoot finds the module root from this source file's location.
