@@ -6,8 +6,9 @@
 package zktest
 
 import (
-	"bufio"
+	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -115,28 +116,31 @@ func (s *Server) start() error {
 			return fmt.Errorf("zookeeper exited during startup:\n%s", out)
 		default:
 		}
-		if s.ruok() {
+		if s.serving() {
 			return nil
 		}
-		time.Sleep(50 * time.Millisecond) // polling the server's own health command until it answers
+		time.Sleep(50 * time.Millisecond) // polling the server's own status command until it serves
 	}
 	s.Stop()
 	return fmt.Errorf("zookeeper on %s did not answer within 60s", s.Addr())
 }
 
-// ruok sends ZooKeeper's four-letter health check.
-func (s *Server) ruok() bool {
+// serving asks ZooKeeper's four-letter "srvr" whether the server is serving sessions. "ruok"
+// is not enough: ZooKeeper answers it as soon as its port is open, before the database is
+// loaded, and until then it closes every client connection (CI's broker once spent its whole
+// connection timeout in that window on a loaded machine).
+func (s *Server) serving() bool {
 	c, err := net.DialTimeout("tcp", s.Addr(), time.Second)
 	if err != nil {
 		return false
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := c.Write([]byte("ruok")); err != nil {
+	if _, err := c.Write([]byte("srvr")); err != nil {
 		return false
 	}
-	line, _ := bufio.NewReader(c).ReadString('\n')
-	return len(line) >= 4 && line[:4] == "imok"
+	out, _ := io.ReadAll(io.LimitReader(c, 4096))
+	return bytes.Contains(out, []byte("\nMode: "))
 }
 
 // Addr is "host:port" (host 127.0.0.1 unless StartAt chose another).
