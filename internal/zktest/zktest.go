@@ -26,6 +26,9 @@ import (
 const (
 	Jar     = "/usr/share/java/zookeeper.jar"
 	ConfDir = "/etc/zookeeper/conf"
+	// slf4jSimpleJar is Debian's libslf4j-java binding that prints to stderr (zookeeper pulls
+	// the package in); without it the server is silent.
+	slf4jSimpleJar = "/usr/share/java/slf4j-simple.jar"
 )
 
 // Server is one ZooKeeper process.
@@ -51,7 +54,16 @@ func StartAt(t testing.TB, host string) *Server {
 	if err != nil {
 		t.Fatalf("zktest: %v", err)
 	}
-	t.Cleanup(s.Stop)
+	t.Cleanup(func() {
+		s.Stop()
+		if t.Failed() {
+			out, _ := os.ReadFile(filepath.Join(dir, "zookeeper.out"))
+			if len(out) > 6000 {
+				out = out[len(out)-6000:]
+			}
+			t.Logf("---- tail of ZooKeeper's log (%s) ----\n%s", s.Addr(), out)
+		}
+	})
 	return s
 }
 
@@ -90,7 +102,14 @@ func (s *Server) start() error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command("java", "-Xmx256m", "-Dzookeeper.log.dir="+s.dir, "-cp", ConfDir+":"+Jar,
+	classpath := ConfDir + ":" + Jar
+	if _, err := os.Stat(slf4jSimpleJar); err == nil {
+		// Debian's classpath has no slf4j binding, so the server logs nothing; this one logs
+		// INFO to stderr, which is zookeeper.out, shown when a test fails.
+		classpath += ":" + slf4jSimpleJar
+	}
+	cmd := exec.Command("java", "-Xmx256m", "-Dzookeeper.log.dir="+s.dir, "-cp", classpath,
+		"-Dorg.slf4j.simpleLogger.showDateTime=true", "-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS",
 		"org.apache.zookeeper.server.ZooKeeperServerMain", filepath.Join(s.dir, "zoo.cfg"))
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// The server must not outlive the test process, even if the test binary is killed.
