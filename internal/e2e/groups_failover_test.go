@@ -509,7 +509,7 @@ func checkNoCommittedReread(t *testing.T, g *groupRun, marks []faultMark) {
 	t.Helper()
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	markBefore := func(at int) int { // the last fault whose mark precedes event index at
+	markBefore := func(at int) int { // the last fault marked before read number at
 		return sort.Search(len(marks), func(k int) bool { return marks[k].reads > at }) - 1
 	}
 	seen := map[string]bool{}
@@ -568,7 +568,7 @@ func checkNoCommittedReread(t *testing.T, g *groupRun, marks []faultMark) {
 				g.group, s.member, p, start, m.name, m.commits[p], s.offsets)
 		}
 	}
-	t.Logf("%s: %d records read again (%d of them below a commit acknowledged before a fault, explained above); %d partition starts of %d generations checked",
+	t.Logf("%s: %d records read again (%d of them below a commit acknowledged before a fault: a logged late commit, or kafka-go's buffered records); %d partition starts of %d generations checked",
 		g.group, rereads, excused, starts, len(g.subscriptions))
 }
 

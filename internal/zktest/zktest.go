@@ -141,13 +141,14 @@ func (s *Server) start() error {
 		time.Sleep(50 * time.Millisecond) // polling the server's own status command until it serves
 	}
 	s.Stop()
-	return fmt.Errorf("zookeeper on %s did not answer within 60s", s.Addr())
+	return fmt.Errorf("zookeeper on %s was not serving within 60s", s.Addr())
 }
 
 // serving asks ZooKeeper's four-letter "srvr" whether the server is serving sessions. "ruok"
 // is not enough: ZooKeeper answers it as soon as its port is open, before the database is
-// loaded, and until then it closes every client connection (CI's broker once spent its whole
-// connection timeout in that window on a loaded machine).
+// loaded, and until then it closes every client connection. That window is the likely cause of
+// a CI broker getting no session within its connection timeout on a loaded machine (the server
+// logged nothing then, so it is not proven).
 func (s *Server) serving() bool {
 	c, err := net.DialTimeout("tcp", s.Addr(), time.Second)
 	if err != nil {
