@@ -27,15 +27,9 @@ const (
 	cleanShutdownFile  = ".kafka_cleanshutdown"
 )
 
-// writeFileAtomic replaces path with data, durably.
+// writeFileAtomic replaces path with data through a temporary file and a rename, both fsynced
+// before it returns.
 func writeFileAtomic(fs vfs.FS, path string, data []byte) error {
-	return writeFile(fs, path, data, true)
-}
-
-// writeFile replaces path with data through a temporary file and a rename; with sync, the data
-// and the rename are fsynced before it returns, else the caller makes them durable later (a
-// SyncFS over many files at once).
-func writeFile(fs vfs.FS, path string, data []byte, sync bool) error {
 	tmp := path + ".tmp"
 	f, err := fs.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -48,20 +42,15 @@ func writeFile(fs vfs.FS, path string, data []byte, sync bool) error {
 		}
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if sync {
-		if err := f.Sync(); err != nil {
-			f.Close()
-			return fmt.Errorf("fsync %s: %w", path, err)
-		}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("fsync %s: %w", path, err)
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", path, err)
 	}
 	if err := fs.Rename(tmp, path); err != nil {
 		return fmt.Errorf("rename %s: %w", path, err)
-	}
-	if !sync {
-		return nil
 	}
 	if err := fs.SyncDir(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("fsync dir of %s: %w", path, err)

@@ -120,12 +120,17 @@ func TestDirectoryFsyncs(t *testing.T) {
 		if _, err := l.AppendAsLeader(simpleBatch(t, 4, 200, int64(1000+i)), 0); err != nil {
 			t.Fatal(err)
 		}
-		check("an append")
+		// A roll fsyncs the old segment, and writes the epoch checkpoint, in the background.
+		l.bg.Wait()
+		check("an append and its roll")
 	}
 	if err := l.AssignEpochStartOffset(3, l.LogEndOffset()); err != nil {
 		t.Fatal(err)
 	}
-	check("a leader epoch")
+	if err := l.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	check("a leader epoch and a flush")
 	segs := l.NumSegments()
 	m.RunRetention(time.Now())
 	if l.NumSegments() >= segs {

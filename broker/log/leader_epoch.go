@@ -22,9 +22,8 @@ type epochCache struct {
 	fs      vfs.FS
 	path    string
 	entries []epochEntry
-	// lazy: the next flush writes the file without fsync; the caller makes it durable with a
-	// SyncFS over many logs at once (a LeaderAndIsr making thousands of partitions leaders).
-	lazy bool
+	// dirty: entries holds an assignment the file does not (see assign).
+	dirty bool
 }
 
 func loadEpochCache(fs vfs.FS, dir string) (*epochCache, error) {
@@ -69,15 +68,27 @@ func parseEpochCheckpoint(path string, data []byte) ([]epochEntry, error) {
 	return out, nil
 }
 
+// flush writes the entries durably.
 func (c *epochCache) flush() error {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "%d\n%d\n", checkpointVersion, len(c.entries))
 	for _, e := range c.entries {
 		fmt.Fprintf(&b, "%d %d\n", e.Epoch, e.StartOffset)
 	}
-	lazy := c.lazy
-	c.lazy = false
-	return writeFile(c.fs, c.path, b.Bytes(), !lazy)
+	if err := writeFileAtomic(c.fs, c.path, b.Bytes()); err != nil {
+		return err
+	}
+	c.dirty = false
+	return nil
+}
+
+// flushIfDirty writes an assignment not yet in the file; the log calls it before its recovery
+// point moves.
+func (c *epochCache) flushIfDirty() error {
+	if !c.dirty {
+		return nil
+	}
+	return c.flush()
 }
 
 func (c *epochCache) latest() int32 {
@@ -89,6 +100,15 @@ func (c *epochCache) latest() int32 {
 
 // assign records that epoch starts at offset; entries for newer or equal epochs and later offsets
 // are dropped first, as Kafka does when a new leader epoch begins.
+//
+// It does not write the file: the log writes it before its recovery point passes offset (at a
+// flush, after a roll's fsync, at close). That keeps every entry that a restart needs. Below the
+// recovery point the file has it. At or above it, recovery reads the batches again, and each
+// batch carries the epoch it was written in, so a lost entry whose epoch has batches comes back
+// from them. A lost entry with no batch after it says nothing any OffsetsForLeaderEpoch answer
+// depends on: the next epoch's start, or the log end, is where it would have ended too. Kafka
+// 2.8 fsyncs the file on every assignment, which made a LeaderAndIsr with thousands of new
+// leaders thousands of file creations on the controller's critical path.
 func (c *epochCache) assign(epoch int32, offset int64) (bool, error) {
 	if n := len(c.entries); n > 0 {
 		last := c.entries[n-1]
@@ -106,7 +126,8 @@ func (c *epochCache) assign(epoch int32, offset int64) (bool, error) {
 		}
 	}
 	c.entries = append(kept, epochEntry{epoch, offset})
-	return true, c.flush()
+	c.dirty = true
+	return true, nil
 }
 
 // endOffsetFor is Kafka's LeaderEpochFileCache.endOffsetFor, the answer to

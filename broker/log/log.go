@@ -99,7 +99,8 @@ func openLogAt(fs vfs.FS, dir string, tp TopicPartition, topicID [16]byte, cfg C
 		}
 	}
 	sort.Slice(bases, func(i, j int) bool { return bases[i] < bases[j] })
-	if err := l.loadSegments(bases, cfg, logStartOffset); err != nil {
+	var recovered []epochEntry // epoch starts in the batches of the segments recovered
+	if err := l.loadSegments(bases, cfg, logStartOffset, &recovered); err != nil {
 		for _, s := range l.segments {
 			s.close()
 		}
@@ -118,6 +119,17 @@ func openLogAt(fs vfs.FS, dir string, tp TopicPartition, topicID [16]byte, cfg C
 		closeAll()
 		return nil, err
 	}
+	// Epoch entries are written before the recovery point passes their start (see
+	// epochCache.assign), so only the recovered segments can hold epochs the checkpoint lacks.
+	for _, e := range recovered {
+		if e.Epoch > l.epochs.latest() {
+			_, _ = l.epochs.assign(e.Epoch, e.StartOffset)
+		}
+	}
+	if err := l.epochs.flushIfDirty(); err != nil {
+		closeAll()
+		return nil, err
+	}
 	l.producers = newProducerTracker(fs, dir)
 	if err := l.rebuildProducerState(); err != nil {
 		closeAll()
@@ -130,7 +142,7 @@ func openLogAt(fs vfs.FS, dir string, tp TopicPartition, topicID [16]byte, cfg C
 // loadSegments opens every segment, trusting the indexes of those wholly below the recovery point
 // (after checking them) and validating everything else batch by batch. A torn or corrupt batch
 // truncates its segment there and removes every later segment, as Kafka's recovery does.
-func (l *Log) loadSegments(bases []int64, cfg Config, logStartOffset int64) error {
+func (l *Log) loadSegments(bases []int64, cfg Config, logStartOffset int64, epochs *[]epochEntry) error {
 	expectNext := int64(-1)
 	for i, base := range bases {
 		s, err := openSegment(l.fs, l.dir, base, cfg)
@@ -149,7 +161,7 @@ func (l *Log) loadSegments(bases []int64, cfg Config, logStartOffset int64) erro
 			if expectNext < base {
 				expectNext = base
 			}
-			truncated, err := s.recover(expectNext)
+			truncated, err := s.recover(expectNext, epochs)
 			if err != nil {
 				return fmt.Errorf("recover segment %d: %w", base, err)
 			}
@@ -287,7 +299,9 @@ func (l *Log) LatestEpoch() int32 {
 }
 
 // AssignEpochStartOffset records that leader epoch starts at offset (a new leader does this with
-// its log end offset).
+// its log end offset). The entry reaches leader-epoch-checkpoint with the log's next flush, roll
+// or close, before the recovery point passes it (epochCache.assign says why that is enough), so
+// a LeaderAndIsr making thousands of partitions leaders writes no file.
 func (l *Log) AssignEpochStartOffset(epoch int32, offset int64) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -295,25 +309,6 @@ func (l *Log) AssignEpochStartOffset(epoch int32, offset int64) error {
 		return l.ld.offlineErr()
 	}
 	if _, err := l.epochs.assign(epoch, offset); err != nil {
-		return l.ld.fail(err)
-	}
-	return nil
-}
-
-// AssignEpochStartOffsetUnsynced is AssignEpochStartOffset writing leader-epoch-checkpoint
-// without waiting for the disk: the caller must call the Manager's SyncFS before it relies on
-// the entry (before answering the controller), so many new leaders cost one flush, not two
-// fsyncs each.
-func (l *Log) AssignEpochStartOffsetUnsynced(epoch int32, offset int64) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.ld.offline.Load() {
-		return l.ld.offlineErr()
-	}
-	l.epochs.lazy = true
-	_, err := l.epochs.assign(epoch, offset)
-	l.epochs.lazy = false
-	if err != nil {
 		return l.ld.fail(err)
 	}
 	return nil
@@ -353,6 +348,9 @@ func (l *Log) flushLocked() error {
 				return err
 			}
 		}
+	}
+	if err := l.epochs.flushIfDirty(); err != nil {
+		return err
 	}
 	l.recoveryPoint = l.nextOffset
 	l.unflushed = 0
@@ -466,10 +464,15 @@ func (l *Log) roll(cfg Config) error {
 			return
 		}
 		l.mu.Lock()
+		defer l.mu.Unlock()
 		if base > l.recoveryPoint && !l.closed {
+			if err := l.epochs.flushIfDirty(); err != nil {
+				l.logger.WithError(err).Error("writing the leader epoch checkpoint failed")
+				_ = l.ld.fail(err)
+				return
+			}
 			l.recoveryPoint = base
 		}
-		l.mu.Unlock()
 	}()
 	return nil
 }

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/gregor-broker/gregor/broker/log/vfs"
 )
 
 func smallConfig() Config {
@@ -220,10 +223,81 @@ func TestLeaderEpochCache(t *testing.T) {
 	if e, end := l.EndOffsetForEpoch(3); e != 3 || end != 5 {
 		t.Fatalf("end offset for epoch 3: %d %d", e, end)
 	}
-	data, err := os.ReadFile(filepath.Join(l.Dir(), leaderEpochFile))
+	// The file follows the recovery point: written by the flush, not by the appends.
+	path := filepath.Join(l.Dir(), leaderEpochFile)
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("leader-epoch-checkpoint written before a flush: %v", err)
+	}
+	if err := l.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
 	if err != nil || string(data) != "0\n2\n1 0\n3 3\n" {
 		t.Fatalf("leader-epoch-checkpoint = %q %v", data, err)
 	}
+}
+
+// TestLeaderEpochsAfterCrash: epochs assigned after the last flush are not in the checkpoint
+// when the broker dies; recovery takes them back from the batches it re-reads, and an epoch with
+// no batch is gone without changing any OffsetsForLeaderEpoch answer.
+func TestLeaderEpochsAfterCrash(t *testing.T) {
+	dir := t.TempDir()
+	tp := TopicPartition{"t", 0}
+	open := func(recoveryPoint int64) *Log {
+		t.Helper()
+		l, err := openLog(vfs.OS, filepath.Join(dir, "t-0"), tp, [16]byte{}, smallConfig(), recoveryPoint, 0, time.Now, quietLogger())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	l := open(0)
+	mustAppend := func(n int, epoch int32) {
+		t.Helper()
+		if _, err := l.AppendAsLeader(simpleBatch(t, n, 10, 1), epoch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustAppend(3, 1)
+	if err := l.Flush(); err != nil { // the checkpoint holds epoch 1 from here on
+		t.Fatal(err)
+	}
+	rp := l.recoveryPointOffset()
+	mustAppend(2, 4)                                                      // epoch 4 at offset 3, only in memory and in its batch
+	if err := l.AssignEpochStartOffset(6, l.LogEndOffset()); err != nil { // epoch 6, no batch
+		t.Fatal(err)
+	}
+	want := map[int32][2]int64{1: {1, 3}, 2: {1, 3}, 4: {4, 5}}
+	ends := func(l *Log) map[int32][2]int64 {
+		got := map[int32][2]int64{}
+		for e := range want {
+			ep, end := l.EndOffsetForEpoch(e)
+			got[e] = [2]int64{int64(ep), end}
+		}
+		return got
+	}
+	if got := l.LatestEpoch(); got != 6 {
+		t.Fatalf("latest epoch %d before the crash, want 6", got)
+	}
+	if got := ends(l); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("end offsets before the crash %v, want %v", got, want)
+	}
+	// The crash: no flush, no close; the files are as the page cache holds them.
+	l2 := open(rp)
+	defer l2.Close()
+	if got := l2.LatestEpoch(); got != 4 {
+		t.Fatalf("latest epoch after recovery %d, want 4 (from the batch at offset 3)", got)
+	}
+	if got := ends(l2); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("end offsets after recovery %v, want %v", got, want)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "t-0", leaderEpochFile))
+	if err != nil || string(data) != "0\n2\n1 0\n4 3\n" {
+		t.Fatalf("leader-epoch-checkpoint after recovery = %q %v", data, err)
+	}
+	l.mu.Lock()
+	l.closeHandlesLocked()
+	l.mu.Unlock()
 }
 
 func TestIdempotentAppend(t *testing.T) {

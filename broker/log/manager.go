@@ -293,23 +293,6 @@ func (m *Manager) GetOrCreateLog(tp TopicPartition, cfg Config, topicID [16]byte
 	return l, nil
 }
 
-// SyncFS flushes the file systems of every online log dir (syncfs(2)): what was written without
-// fsync (AssignEpochStartOffsetUnsynced) is durable once it returns. A dir whose flush fails
-// goes offline, as after any fsync error, so its logs report Offline and the others are not
-// blamed; an offline dir is not flushed (a failed disk takes no more I/O).
-func (m *Manager) SyncFS() error {
-	var errs []error
-	for _, d := range m.dirs {
-		if d.offline.Load() {
-			continue
-		}
-		if err := m.fs.SyncFS(d.path); err != nil {
-			errs = append(errs, d.fail(fmt.Errorf("syncfs %s: %w", d.path, err)))
-		}
-	}
-	return errors.Join(errs...)
-}
-
 // Log returns the partition's log or nil.
 func (m *Manager) Log(tp TopicPartition) *Log {
 	m.mu.Lock()

@@ -303,8 +303,10 @@ func (s *segment) locate(entries []offsetEntry, size, offset int64) (pos int64, 
 
 // recover scans the whole file, validating every batch (framing, CRC, offsets at or past
 // expectNext when >= 0 and past the previous batch), truncates a torn or corrupt tail, and
-// rebuilds both indexes. It returns the number of bytes truncated.
-func (s *segment) recover(expectNext int64) (int64, error) {
+// rebuilds both indexes. It returns the number of bytes truncated. With epochs, it appends each
+// batch whose partition leader epoch is above the last one there (Kafka's LogSegment.recover
+// rebuilding the leader-epoch cache): the epoch starts the log knows only from its batches.
+func (s *segment) recover(expectNext int64, epochs *[]epochEntry) (int64, error) {
 	st, err := s.log.Stat()
 	if err != nil {
 		return 0, err
@@ -348,6 +350,10 @@ func (s *segment) recover(expectNext int64) (int64, error) {
 		}
 		if err := s.indexBatch(h, pos); err != nil {
 			return 0, err
+		}
+		if epochs != nil && h.PartitionLeaderEpoch >= 0 &&
+			(len(*epochs) == 0 || h.PartitionLeaderEpoch > (*epochs)[len(*epochs)-1].Epoch) {
+			*epochs = append(*epochs, epochEntry{h.PartitionLeaderEpoch, h.BaseOffset})
 		}
 		pos += size
 		next = h.LastOffset() + 1
@@ -449,7 +455,7 @@ func (s *segment) truncateTo(offset int64) (int64, error) {
 		return 0, err
 	}
 	// Rebuild the in-memory bookkeeping from what is left.
-	if _, err := s.recover(-1); err != nil {
+	if _, err := s.recover(-1, nil); err != nil {
 		return 0, err
 	}
 	return h.BaseOffset, nil

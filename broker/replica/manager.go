@@ -61,7 +61,6 @@ type Manager struct {
 	fetchers *fetchers
 	alter    *alterISRSender
 	stats    *replicaStats
-	unsynced atomic.Bool    // a LeaderAndIsr wrote epoch checkpoints without fsync (see SyncFS)
 	wg       sync.WaitGroup // the ISR expiry loop and the AlterIsr sender
 
 	quotas *replicationQuotas // the replication throttles (quota.go)
@@ -224,25 +223,6 @@ func (m *Manager) BecomeLeaderOrFollower(controllerEpoch int32, states []Partiti
 	}
 	close(work)
 	wg.Wait()
-	// The new leaders' epoch checkpoints were written without fsync: one flush of each log dir
-	// makes them all durable before the controller hears that they lead.
-	if m.unsynced.Swap(false) {
-		if err := m.o.Logs.SyncFS(); err != nil {
-			// The failing dirs are offline now: only leaders whose log is in one of them may
-			// have lost their epoch entry.
-			for i, s := range states {
-				if errs[i] != nil || s.Leader != m.o.BrokerID || parts[i] == nil {
-					continue
-				}
-				parts[i].mu.Lock()
-				l := parts[i].log
-				parts[i].mu.Unlock()
-				if l != nil && l.Offline() {
-					errs[i] = fmt.Errorf("%w: %v", ErrKafkaStorage, err)
-				}
-			}
-		}
-	}
 	for i, s := range states {
 		out[klog.TopicPartition{Topic: s.Topic, Partition: s.Partition}] = errs[i]
 	}
@@ -316,9 +296,8 @@ func (m *Manager) applyState(p *Partition, s PartitionState) error {
 		// leader-epoch rule), and acks=all waits for every ISR member from here on.
 		p.epochStartOffset = p.log.LogEndOffset()
 		if s.LeaderEpoch > p.log.LatestEpoch() {
-			// Unsynced: BecomeLeaderOrFollower flushes every log dir once before it answers.
-			m.unsynced.Store(true)
-			if err := p.log.AssignEpochStartOffsetUnsynced(s.LeaderEpoch, p.epochStartOffset); err != nil {
+			// In memory until the log's next flush (klog.Log.AssignEpochStartOffset).
+			if err := p.log.AssignEpochStartOffset(s.LeaderEpoch, p.epochStartOffset); err != nil {
 				return fmt.Errorf("%w: %v", ErrKafkaStorage, err)
 			}
 		}
