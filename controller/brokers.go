@@ -116,32 +116,37 @@ func (c *Controller) onBrokerFailure(dead []int32) {
 // because some state changed meanwhile is redone partition by partition with retry, which
 // re-reads what it must. It returns the partitions whose state changed.
 func (c *Controller) writeStates(updates []zkmeta.StateUpdate, retry func(name string, p int32) bool) []tpKey {
+	if len(updates) == 0 || c.st == nil {
+		return nil
+	}
 	var changed []tpKey
-	for len(updates) > 0 && c.st != nil {
-		versions, err := c.o.ZK.UpdatePartitionStates(updates, c.st.fence())
-		for i, v := range versions {
-			u := updates[i]
-			next := u.State
-			next.ZkVersion = v
-			c.st.topics[u.Topic].parts[u.Partition] = &next
+	versions, err := c.o.ZK.UpdatePartitionStates(updates, c.st.fence())
+	if err != nil && c.fenced(err) {
+		return nil
+	}
+	var refused []zkmeta.StateUpdate
+	for i, v := range versions {
+		u := updates[i]
+		if v == zkmeta.NotWritten {
+			refused = append(refused, u)
+			continue
+		}
+		next := u.State
+		next.ZkVersion = v
+		c.st.topics[u.Topic].parts[u.Partition] = &next
+		changed = append(changed, tpKey{u.Topic, u.Partition})
+	}
+	if err == nil {
+		return changed
+	}
+	c.log.WithError(err).WithField("partitions", len(refused)).Warn("batched partition-state write refused; writing those one at a time")
+	for _, u := range refused {
+		if retry(u.Topic, u.Partition) {
 			changed = append(changed, tpKey{u.Topic, u.Partition})
 		}
-		if err == nil {
-			break
-		}
-		if c.fenced(err) {
+		if c.st == nil {
 			return nil
 		}
-		c.log.WithError(err).Warn("batched partition-state write refused; writing one at a time")
-		for _, u := range updates[len(versions):] {
-			if retry(u.Topic, u.Partition) {
-				changed = append(changed, tpKey{u.Topic, u.Partition})
-			}
-			if c.st == nil {
-				return nil
-			}
-		}
-		break
 	}
 	return changed
 }
@@ -185,12 +190,9 @@ func (c *Controller) shrinkISR(name string, p int32, dead []int32) bool {
 // onBrokerStartup: the new brokers get all metadata and their replicas' state; partitions that
 // were offline or never initialised may now get a leader; deletions waiting on them resume.
 func (c *Controller) onBrokerStartup(started []int32) {
-	var changed []tpKey
-	for name, t := range c.st.topics {
-		changed = append(changed, c.bringOnline(name, t)...)
-		if c.st == nil {
-			return
-		}
+	changed := c.bringOnline(c.topicNames()...)
+	if c.st == nil {
+		return
 	}
 	all := c.allPartitions()
 	c.sendUpdateMetadata(started, all)

@@ -96,12 +96,9 @@ func (c *Controller) onFailover(epoch, epochZkVersion int32) {
 		return
 	}
 	loaded := time.Now()
-	var changed []tpKey
-	for name, t := range c.st.topics {
-		changed = append(changed, c.bringOnline(name, t)...)
-		if c.st == nil {
-			return
-		}
+	changed := c.bringOnline(c.topicNames()...)
+	if c.st == nil {
+		return
 	}
 	c.log.WithFields(map[string]any{"load": loaded.Sub(began).String(), "elect": time.Since(loaded).String(),
 		"partitions_changed": len(changed)}).Info("failover: cluster state loaded, offline partitions elected")
@@ -129,6 +126,14 @@ func (c *Controller) liveIDs() []int32 {
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	return ids
+}
+
+func (c *Controller) topicNames() []string {
+	names := make([]string, 0, len(c.st.topics))
+	for name := range c.st.topics {
+		names = append(names, name)
+	}
+	return names
 }
 
 func (c *Controller) allPartitions() []tpKey {
@@ -194,12 +199,15 @@ func (c *Controller) loadTopics() bool {
 		return false
 	}
 	c.watch(c.st.ctx, ev, c.onTopicChange)
+	var missing []tpKey // every topic's states in one pass of the readers
 	for _, name := range names {
-		c.loadTopic(name)
+		_, m := c.loadAssignment(name)
 		if c.st == nil {
 			return false
 		}
+		missing = append(missing, m...)
 	}
+	c.applyStates(c.readStates(missing))
 	return true
 }
 

@@ -11,21 +11,41 @@ import (
 // id if whoever created it did not (a zkCli-written JSON, Kafka 2.x tools), and reads the state of
 // each partition.
 func (c *Controller) loadTopic(name string) *topicState {
+	t, missing := c.loadAssignment(name)
+	if t == nil {
+		return nil
+	}
+	c.applyStates(c.readStates(missing))
+	return t
+}
+
+// applyStates records partition states read by readStates.
+func (c *Controller) applyStates(states map[tpKey]*zkmeta.PartitionState) {
+	for k, s := range states {
+		if t := c.st.topics[k.topic]; t != nil {
+			t.parts[k.partition] = s
+		}
+	}
+}
+
+// loadAssignment reads a topic's assignment (with a watch) into c.st.topics and returns the
+// partitions whose state is still to be read; nil if the topic is gone or unreadable.
+func (c *Controller) loadAssignment(name string) (*topicState, []tpKey) {
 	a, ev, err := c.o.ZK.WatchTopic(name)
 	if errors.Is(err, zkmeta.ErrNoNode) {
 		delete(c.st.topics, name)
-		return nil
+		return nil, nil
 	}
 	if err != nil {
 		c.log.WithError(err).WithField("topic", name).Error("reading topic assignment")
-		return nil
+		return nil, nil
 	}
 	c.watch(c.st.ctx, ev, func() { c.onTopicModified(name) })
 	if a.TopicID == ([16]byte{}) {
 		a.TopicID = zkmeta.NewUUID()
 		if err := c.o.ZK.SetTopicAssignment(a, c.st.fence()); err != nil {
 			if c.fenced(err) {
-				return nil
+				return nil, nil
 			}
 			c.log.WithError(err).WithField("topic", name).Warn("assigning a topic id")
 		} else {
@@ -45,10 +65,7 @@ func (c *Controller) loadTopic(name string) *topicState {
 		}
 		missing = append(missing, tpKey{name, p})
 	}
-	for k, s := range c.readStates(missing) {
-		t.parts[k.partition] = s
-	}
-	return t
+	return t, missing
 }
 
 // stateReaders is how many partition-state reads are in flight at once: go-zookeeper pipelines
@@ -98,13 +115,41 @@ func (c *Controller) readStates(keys []tpKey) map[tpKey]*zkmeta.PartitionState {
 
 // bringOnline initialises partitions without state, elects leaders for partitions whose leader
 // is gone and takes dead brokers out of the other partitions' ISRs (Kafka's failover steps 7–8:
-// replicas on dead brokers go offline). The elections and shrinks are written together in
-// fenced batches. It returns the partitions whose state it changed.
-func (c *Controller) bringOnline(name string, t *topicState) []tpKey {
-	changed := c.initPartitions(name, t)
-	if c.st == nil {
-		return nil
+// replicas on dead brokers go offline), for the named topics. The elections and shrinks of all
+// of them are written together in fenced batches. It returns the partitions whose state it
+// changed.
+func (c *Controller) bringOnline(names ...string) []tpKey {
+	var changed []tpKey
+	var updates []zkmeta.StateUpdate
+	for _, name := range names {
+		t := c.st.topics[name]
+		if t == nil {
+			continue
+		}
+		changed = append(changed, c.initPartitions(name, t)...)
+		if c.st == nil {
+			return nil
+		}
+		updates = append(updates, c.onlineUpdates(name, t)...)
 	}
+	return append(changed, c.writeStates(updates, func(name string, p int32) bool {
+		cur := c.st.topics[name].parts[p]
+		if !c.isLive(cur.Leader) {
+			return c.electOffline(name, p)
+		}
+		var dead []int32
+		for _, r := range cur.ISR {
+			if !c.isLive(r) {
+				dead = append(dead, r)
+			}
+		}
+		return len(dead) > 0 && c.shrinkISR(name, p, dead)
+	})...)
+}
+
+// onlineUpdates is bringOnline's new state for each partition of t whose leader or some ISR
+// member is dead.
+func (c *Controller) onlineUpdates(name string, t *topicState) []zkmeta.StateUpdate {
 	var updates []zkmeta.StateUpdate
 	for p := range t.a.Partitions {
 		s := t.parts[p]
@@ -130,19 +175,7 @@ func (c *Controller) bringOnline(name string, t *topicState) []tpKey {
 			updates = append(updates, zkmeta.StateUpdate{Topic: name, Partition: p, State: *next})
 		}
 	}
-	return append(changed, c.writeStates(updates, func(name string, p int32) bool {
-		cur := c.st.topics[name].parts[p]
-		if !c.isLive(cur.Leader) {
-			return c.electOffline(name, p)
-		}
-		var dead []int32
-		for _, r := range cur.ISR {
-			if !c.isLive(r) {
-				dead = append(dead, r)
-			}
-		}
-		return len(dead) > 0 && c.shrinkISR(name, p, dead)
-	})...)
+	return updates
 }
 
 // initPartitions brings every New partition of a topic with a live replica Online, in batched
@@ -336,7 +369,7 @@ func (c *Controller) onTopicChange() {
 			return
 		}
 		if t != nil {
-			c.bringOnline(name, t)
+			c.bringOnline(name)
 			for p := range t.a.Partitions {
 				changed = append(changed, tpKey{name, p})
 			}

@@ -10,7 +10,7 @@ import (
 	"github.com/gregor-broker/gregor/internal/zktest"
 )
 
-func connect(t *testing.T, s *zktest.Server) *Client {
+func connect(t testing.TB, s *zktest.Server) *Client {
 	t.Helper()
 	// Generous: a freshly started JVM on a loaded 2-core CI machine can miss go-zookeeper's 1 s
 	// handshake deadline for many seconds (seen at load 10: no session within 15 s). A deadline
@@ -226,14 +226,20 @@ func TestUpdatePartitionStatesBatch(t *testing.T) {
 			t.Fatalf("partition %d after the batch: %+v %v", p, got, err)
 		}
 	}
-	// A stale version in the second multi: the first multi's writes land, the second's do not.
+	// A stale version in the second multi: the first multi's writes land and the second's do not,
+	// whichever was sent first.
 	for i := range updates {
 		updates[i].State.ZkVersion, updates[i].State.LeaderEpoch = 1, 2
 	}
 	updates[n-1].State.ZkVersion = 0
 	versions, err = a.UpdatePartitionStates(updates, &Fence{fence})
-	if !errors.Is(err, ErrBadVersion) || len(versions) != maxStatesPerMulti {
-		t.Fatalf("stale version: %d written, %v", len(versions), err)
+	if !errors.Is(err, ErrBadVersion) || len(versions) != int(n) {
+		t.Fatalf("stale version: %d versions, %v", len(versions), err)
+	}
+	for i, v := range versions {
+		if want := i < maxStatesPerMulti; (v != NotWritten) != want {
+			t.Fatalf("stale version: update %d has version %d (written: %v, want %v)", i, v, v != NotWritten, want)
+		}
 	}
 	if got, _ := a.GetPartitionState("b", n-2); got.LeaderEpoch != 1 {
 		t.Fatalf("a state of the refused multi was written: %+v", got)

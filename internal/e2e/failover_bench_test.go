@@ -69,12 +69,13 @@ func failoverOnce(b *testing.B, total int) (elect, leaders, meta time.Duration) 
 		waitAllLed(b, c.Addr(id), names, per, -1, 30*time.Minute)
 	}
 	dead := controllerID(b, conn)
-	// The partitions the dead broker leads: only they need re-reading in ZooKeeper.
-	var pending []tpRef
+	// The partitions the dead broker leads, each with a watch on its state: the clock waits for
+	// their changes without polling, which would compete with the new controller's reads.
+	var pending []watchedState
 	for _, n := range names {
 		for p := int32(0); p < per; p++ {
-			if s, _, _, err := getState(conn, n, p); err == nil && s.Leader == dead {
-				pending = append(pending, tpRef{n, p})
+			if s, _, ev, err := getState(conn, n, p); err == nil && s.Leader == dead {
+				pending = append(pending, watchedState{tpRef{n, p}, ev})
 			}
 		}
 	}
@@ -97,13 +98,18 @@ func failoverOnce(b *testing.B, total int) (elect, leaders, meta time.Duration) 
 		<-created
 	}
 	elect = time.Since(expired)
-	for len(pending) > 0 {
-		pending = stillLedBy(conn, pending, dead)
-		if len(pending) > 0 {
-			time.Sleep(20 * time.Millisecond) // polling ZooKeeper for the new controller's writes
-		}
+	parts := make([]tpRef, len(pending))
+	for i, w := range pending {
+		<-w.ev // the state changed: the new controller's write, checked below
+		parts[i] = w.tpRef
 	}
 	leaders = time.Since(expired)
+	// Every change must have been an election to a live broker; any still led by the dead one is
+	// polled for, and the clock counts until it is not.
+	for left := stillLedBy(conn, parts, dead); len(left) > 0; left = stillLedBy(conn, left, dead) {
+		time.Sleep(20 * time.Millisecond) // polling ZooKeeper for the new controller's writes
+		leaders = time.Since(expired)
+	}
 	for id := int32(1); id <= 3; id++ {
 		if id != dead {
 			waitAllLed(b, c.Addr(id), names, per, dead, 30*time.Minute)
@@ -148,6 +154,12 @@ func stillLedBy(conn *zk.Conn, parts []tpRef, dead int32) []tpRef {
 	close(work)
 	wg.Wait()
 	return out
+}
+
+// watchedState is a partition and the watch on its state znode.
+type watchedState struct {
+	tpRef
+	ev <-chan zk.Event
 }
 
 // waitAllLed polls broker addr's Metadata until every partition of the topics has a leader
