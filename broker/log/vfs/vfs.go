@@ -19,8 +19,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-
-	"golang.org/x/sys/unix"
 )
 
 // File is the subset of *os.File the engine uses.
@@ -46,10 +44,6 @@ type FS interface {
 	Stat(name string) (os.FileInfo, error)
 	// SyncDir fsyncs a directory so a rename or create in it survives a crash.
 	SyncDir(dir string) error
-	// SyncFS flushes the whole file system holding path (syncfs(2)): one call makes the writes,
-	// creates and renames of many files durable, where one fsync per file would wait for the
-	// disk once per file.
-	SyncFS(path string) error
 }
 
 // OSFile returns the *os.File under f (through Faulty's wrapper), or nil if there is none: a
@@ -81,18 +75,6 @@ func (osFS) RemoveAll(path string) error                  { return os.RemoveAll(
 func (osFS) MkdirAll(path string, perm os.FileMode) error { return os.MkdirAll(path, perm) }
 func (osFS) ReadDir(name string) ([]os.DirEntry, error)   { return os.ReadDir(name) }
 func (osFS) Stat(name string) (os.FileInfo, error)        { return os.Stat(name) }
-func (osFS) SyncFS(path string) error {
-	d, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := unix.Syncfs(int(d.Fd())); err != nil {
-		return &os.PathError{Op: "syncfs", Path: path, Err: err}
-	}
-	return nil
-}
-
 func (osFS) SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
@@ -338,40 +320,6 @@ func (f *Faulty) SyncDir(dir string) error {
 		return &os.PathError{Op: "fsync", Path: dir, Err: syscall.EIO}
 	}
 	return f.FS.SyncDir(dir)
-}
-
-func (f *Faulty) SyncFS(path string) error {
-	f.mu.Lock()
-	fail := f.failSync
-	f.mu.Unlock()
-	if fail || !f.mutate(Op{Kind: "syncdir", Name: path}) {
-		return ErrInjected
-	}
-	// syncfs(2) reports the writeback errors of every file on the file system: an fsync fault
-	// armed anywhere under path, or on a directory above it, fails it.
-	if f.diskFaultOverlapping(path, FaultSyncError) {
-		return &os.PathError{Op: "syncfs", Path: path, Err: syscall.EIO}
-	}
-	return f.FS.SyncFS(path)
-}
-
-// diskFaultOverlapping reports (and counts) an armed failure of kind on path, anything under it
-// or a directory above it.
-func (f *Faulty) diskFaultOverlapping(path string, kind Fault) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	path = filepath.Clean(path)
-	under := func(a, b string) bool { return a == b || strings.HasPrefix(a, b+string(filepath.Separator)) }
-	for _, a := range f.disk {
-		if a.kind == kind && (a.path == "" || under(a.path, path) || under(path, a.path)) {
-			if f.fired == nil {
-				f.fired = map[Fault]int{}
-			}
-			f.fired[kind]++
-			return true
-		}
-	}
-	return false
 }
 
 type faultyFile struct {

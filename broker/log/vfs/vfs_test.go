@@ -81,30 +81,3 @@ func TestInjectedDiskFaults(t *testing.T) {
 	}
 }
 
-// TestSyncFSFault: syncfs of a directory fails when an fsync fault is armed on anything under it
-// or above it, as the kernel reports any writeback error of the file system, and only then.
-func TestSyncFSFault(t *testing.T) {
-	root := t.TempDir()
-	a, b := filepath.Join(root, "a"), filepath.Join(root, "b")
-	for _, d := range []string{filepath.Join(a, "p-0"), b} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	fs := NewFaulty(OS)
-	if err := fs.Inject(FaultSyncError, filepath.Join(a, "p-0")); err != nil {
-		t.Fatal(err)
-	}
-	if err := fs.SyncFS(a); !errors.Is(err, syscall.EIO) {
-		t.Fatalf("syncfs above the fault: %v, want EIO", err)
-	}
-	if err := fs.SyncFS(b); err != nil {
-		t.Fatalf("syncfs beside the fault: %v", err)
-	}
-	if err := fs.Inject(FaultWriteError, b); err != nil {
-		t.Fatal(err)
-	}
-	if err := fs.SyncFS(b); err != nil {
-		t.Fatalf("syncfs under a write fault: %v", err)
-	}
-}
