@@ -80,4 +80,3 @@ func TestInjectedDiskFaults(t *testing.T) {
 		t.Fatal("an unknown fault was accepted")
 	}
 }
-
