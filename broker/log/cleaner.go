@@ -351,12 +351,18 @@ func (th *cleanerThread) forEachBatch(job *cleanJob, v cleanView, pos int64, fn 
 	if cap(th.readBuf) < cleanerIOBuffer {
 		th.readBuf = make([]byte, cleanerIOBuffer)
 	}
+	// One segment's file at a time: cleaning a long compacted log does not open all of it.
+	f, err := job.log.segmentFile(v.s)
+	if err != nil {
+		return err
+	}
+	defer f.release()
 	for pos < v.size {
 		if err := th.checkDone(job); err != nil {
 			return err
 		}
 		buf := th.readBuf[:min(int64(cap(th.readBuf)), v.size-pos)]
-		n, err := v.s.log.ReadAt(buf, pos)
+		n, err := f.ReadAt(buf, pos)
 		if n < len(buf) {
 			return fmt.Errorf("read segment %d at %d: %d of %d bytes: %v", v.s.base, pos, n, len(buf), err)
 		}

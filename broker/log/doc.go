@@ -4,7 +4,12 @@
 // It owns:
 //   - record batches (magic 2): header parsing and validation without decompression (batch.go),
 //     and a record reader for tools and compaction (record_reader.go);
-//   - segments: `<base offset, 20 digits>.log`, the sparse `.index` and the `.timeindex`;
+//   - segments: `<base offset, 20 digits>.log`, the sparse `.index` and the `.timeindex`. The
+//     indexes live in memory and their files are opened only to load or write them. A `.log`
+//     file stays open while its segment is active, not yet below the recovery point, or being
+//     read; cold segments are closed by the Manager's idle sweep and at open, and opened again
+//     under the Log's mutex when read (segment.file). A broker's descriptors therefore follow its
+//     partitions and its readers, not every segment on disk;
 //   - the partition Log: append (offsets assigned under the log's mutex, one write per batch set,
 //     only base offset and leader epoch rewritten), reads of whole batches across segments —
 //     ReadRecords returns them as ranges of the segment files for sendfile, each holding its
@@ -38,14 +43,14 @@
 // own vfs seam.
 //
 // Goroutines: the Manager's loops (retention, flush, checkpoints, removal of `.deleted` files
-// past file.delete.delay.ms) and log.cleaner.threads cleaner goroutines, all started by
+// past file.delete.delay.ms, closing idle segment files) and log.cleaner.threads cleaner goroutines, all started by
 // Manager.Start and stopped by Manager.Close (one stop channel, one WaitGroup); a Log's
 // background fsync of a rolled segment (Log.Close waits for it); the removal of a deleted log's
 // directory (Manager.Close waits for it).
 //
 // Locks, in order (docs/locking.md): logCleaner.mu → Manager.mu → Log.mu. Each Log's mutex guards
 // its segments, offsets, epoch cache and producer state; readers hold it only to capture a view
-// and then read files without it. The cleaner holds Log.mu only to capture the segments it will
+// and a reference on each file they will read, and then read without it. The cleaner holds Log.mu only to capture the segments it will
 // read (and the cleanable range) and to swap a cleaned segment in — renames and a directory fsync;
 // it reads old segments and writes and fsyncs the new one without it, so appends and fetches wait
 // on the cleaner for no longer than a segment swap. Segments below the active one never change in

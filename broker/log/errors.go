@@ -21,6 +21,9 @@ var (
 	ErrStorage = errors.New("log directory is offline")
 )
 
+// errSegmentGone: a segment a reader captured was deleted or replaced before it took its file.
+var errSegmentGone = errors.New("segment no longer in the log")
+
 // BatchError names the batch (by its index in the appended set) that failed validation.
 type BatchError struct {
 	Index int

@@ -178,6 +178,11 @@ func (l *Log) loadSegments(bases []int64, cfg Config, logStartOffset int64, epoc
 			}
 		}
 		expectNext = s.lastOffset + 1
+		if below && i+1 < len(bases) {
+			// Trusted and not active: nothing reads it yet, so it stays closed until something
+			// does (segment.file). A broker's descriptors follow its active segments.
+			s.closeIfIdle()
+		}
 	}
 	// Drop empty segments that are not the last (left by a crash between roll and first append).
 	for len(l.segments) > 1 && l.segments[len(l.segments)-1].size == 0 &&
@@ -356,6 +361,24 @@ func (l *Log) flushLocked() error {
 	l.unflushed = 0
 	l.lastFlush = l.now()
 	return nil
+}
+
+// closeIdleFiles closes the files of cold segments that nothing opened since the last call (the
+// Manager's sweep), so a broker's open files follow its active segments and what is being
+// read, not every segment on disk. It returns how many it closed.
+func (l *Log) closeIdleFiles() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return 0
+	}
+	n := 0
+	for _, s := range l.segments[:len(l.segments)-1] {
+		if s.lastOffset < l.recoveryPoint && s.closeIfIdle() {
+			n++
+		}
+	}
+	return n
 }
 
 // maybeFlushByTime flushes if flush.ms has passed since the last flush (the manager's loop).

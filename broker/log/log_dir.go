@@ -98,8 +98,10 @@ func (l *Log) failAppendLocked(mark appendMark, err error) error {
 	s.index.written = min(s.index.written, m.indexEntries)
 	s.timeIndex.entries = s.timeIndex.entries[:m.timeEntries]
 	s.timeIndex.written = min(s.timeIndex.written, m.timeEntries)
-	if st, serr := s.log.Stat(); serr != nil || st.Size() != m.size {
-		_ = s.log.Truncate(m.size) // the failed batches' bytes, whole or torn
+	if f, ferr := s.file(); ferr == nil {
+		if st, serr := f.Stat(); serr != nil || st.Size() != m.size {
+			_ = f.Truncate(m.size) // the failed batches' bytes, whole or torn
+		}
 	}
 	l.nextOffset, l.unflushed = mark.nextOffset, mark.unflushed
 	if mark.epochs != nil {
@@ -117,10 +119,10 @@ func (l *Log) closeHandlesLocked() {
 	}
 	l.closed = true
 	for _, s := range l.segments {
-		_ = s.log.Close()
+		s.closeFile()
 	}
 	for _, p := range l.pendingDeletes {
-		_ = p.seg.log.Close()
+		p.seg.closeFile()
 	}
 	l.pendingDeletes = nil
 }

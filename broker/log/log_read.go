@@ -10,6 +10,7 @@ import (
 // without holding the lock, and a reference that keeps its file open meanwhile.
 type segView struct {
 	s          *segment
+	f          *sharedFile // s's file, with the view's reference
 	size       int64
 	entries    []offsetEntry
 	lastOffset int64
@@ -37,10 +38,11 @@ func (l *Log) capture(offset, maxBytes int64, out []segView) ([]segView, error) 
 		if j > 1 && after >= maxBytes {
 			break
 		}
-		if !s.log.acquire() {
-			return out, ErrLogClosed // cannot happen while the log lists it; be safe
+		f, err := s.acquireFile()
+		if err != nil {
+			return out, err
 		}
-		out = append(out, segView{s: s, size: s.size, entries: s.index.entries, lastOffset: s.lastOffset, held: true})
+		out = append(out, segView{s: s, f: f, size: s.size, entries: s.index.entries, lastOffset: s.lastOffset, held: true})
 		if j > 0 {
 			after += s.size
 		}
@@ -73,7 +75,7 @@ func (l *Log) ReadRecords(offset int64, maxBytes int32, maxOffset int64, minOneB
 	defer func() {
 		for i := range views {
 			if views[i].held {
-				_ = views[i].s.log.release()
+				_ = views[i].f.release()
 			}
 		}
 	}()
@@ -86,7 +88,7 @@ func (l *Log) ReadRecords(offset int64, maxBytes int32, maxOffset int64, minOneB
 		var pos int64
 		base := v.s.base // the first batch's base offset, near enough for a segment's start
 		if vi == 0 {
-			p, h, ok, err := v.s.locate(v.entries, v.size, offset)
+			p, h, ok, err := v.s.locate(v.f, v.entries, v.size, offset)
 			if err != nil {
 				return recs, err
 			}
@@ -103,7 +105,7 @@ func (l *Log) ReadRecords(offset int64, maxBytes int32, maxOffset int64, minOneB
 		// maxOffset; every batch before it ends below maxOffset.
 		limit, next := v.size, v.lastOffset+1
 		if maxOffset >= 0 && maxOffset <= v.lastOffset {
-			p, h, ok, err := v.s.locate(v.entries, v.size, maxOffset)
+			p, h, ok, err := v.s.locate(v.f, v.entries, v.size, maxOffset)
 			if err != nil {
 				return recs, err
 			}
@@ -116,7 +118,7 @@ func (l *Log) ReadRecords(offset int64, maxBytes int32, maxOffset int64, minOneB
 		}
 		end := limit
 		if limit-pos > budget {
-			if end, next, err = v.s.boundaryBefore(v.entries, pos, pos+budget, limit); err != nil {
+			if end, next, err = v.s.boundaryBefore(v.f, v.entries, pos, pos+budget, limit); err != nil {
 				return recs, err
 			}
 			if end == pos {
@@ -124,7 +126,7 @@ func (l *Log) ReadRecords(offset int64, maxBytes int32, maxOffset int64, minOneB
 					return recs, nil
 				}
 				// Not one whole batch fits the budget: the first batch goes whole anyway.
-				r := newHeaderReader(v.s.log, limit)
+				r := newHeaderReader(v.f, limit)
 				h, err := r.header(pos)
 				r.release()
 				if err != nil {
@@ -133,7 +135,7 @@ func (l *Log) ReadRecords(offset int64, maxBytes int32, maxOffset int64, minOneB
 				end, next = pos+int64(h.Size()), h.LastOffset()+1
 			}
 		}
-		recs.add(FileSlice{f: v.s.log, pos: pos, n: end - pos, truncs: v.s.log.truncs.Load()})
+		recs.add(FileSlice{f: v.f, pos: pos, n: end - pos, truncs: v.f.truncs.Load()})
 		v.held = false // the slice has the view's reference now
 		if recs.FirstOffset < 0 {
 			recs.FirstOffset = base
@@ -151,13 +153,13 @@ func (l *Log) ReadRecords(offset int64, maxBytes int32, maxOffset int64, minOneB
 // past cut) and the offset after the batches before it. It starts from the last index entry at
 // or before cut, so it reads a few batch headers, not the bytes between pos and cut. limit is
 // the batch boundary the read stops at anyway (>= cut).
-func (s *segment) boundaryBefore(entries []offsetEntry, pos, cut, limit int64) (int64, int64, error) {
+func (s *segment) boundaryBefore(f *sharedFile, entries []offsetEntry, pos, cut, limit int64) (int64, int64, error) {
 	from := pos
 	i := sort.Search(len(entries), func(i int) bool { return int64(entries[i].pos) > cut })
 	if i > 0 && int64(entries[i-1].pos) > pos {
 		from = int64(entries[i-1].pos)
 	}
-	r := newHeaderReader(s.log, limit)
+	r := newHeaderReader(f, limit)
 	defer r.release()
 	next := int64(-1)
 	for p := from; ; {
@@ -185,7 +187,11 @@ func (l *Log) forEachBatchLocked(from int64, fn func(BatchHeader) error) error {
 		if s.lastOffset < from {
 			continue
 		}
-		r := headerReader{f: s.log, limit: s.size}
+		f, err := s.file()
+		if err != nil {
+			return err
+		}
+		r := headerReader{f: f, limit: s.size}
 		for pos := int64(0); pos < s.size; {
 			h, err := r.header(pos)
 			if err != nil {
@@ -226,29 +232,62 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset, timestamp int64, ok bool) {
 	start := l.logStartOffset
 	l.mu.Unlock()
 	for _, c := range cands {
-		pos, _, found, err := c.s.locate(c.index, c.size, c.from)
-		if err != nil || !found {
-			continue
-		}
-		r := headerReader{f: c.s.log, limit: c.size}
-		for pos < c.size {
-			h, err := r.header(pos)
+		// The first candidate almost always answers: files are taken one at a time, so a
+		// ListOffsets does not open every cold segment at once.
+		if off, t, ok := func() (int64, int64, bool) {
+			f, err := l.segmentFile(c.s)
 			if err != nil {
-				break
+				return -1, -1, false
 			}
-			if h.MaxTimestamp >= ts && h.LastOffset() >= start {
-				batch := make([]byte, h.Size())
-				if _, err := c.s.log.ReadAt(batch, pos); err != nil {
-					break
-				}
-				if off, t, ok := firstRecordAtOrAfter(batch, ts, start); ok {
-					return off, t, true
-				}
-			}
-			pos += int64(h.Size())
+			defer f.release()
+			return offsetForTimestampIn(c.s, f, c.index, c.size, c.from, ts, start)
+		}(); ok {
+			return off, t, true
 		}
 	}
 	return -1, -1, false
+}
+
+// offsetForTimestampIn scans one candidate segment of OffsetForTimestamp, from offset from.
+func offsetForTimestampIn(s *segment, f *sharedFile, index []offsetEntry, size, from, ts, start int64) (int64, int64, bool) {
+	pos, _, found, err := s.locate(f, index, size, from)
+	if err != nil || !found {
+		return -1, -1, false
+	}
+	r := headerReader{f: f, limit: size}
+	for pos < size {
+		h, err := r.header(pos)
+		if err != nil {
+			break
+		}
+		if h.MaxTimestamp >= ts && h.LastOffset() >= start {
+			batch := make([]byte, h.Size())
+			if _, err := f.ReadAt(batch, pos); err != nil {
+				break
+			}
+			if off, t, ok := firstRecordAtOrAfter(batch, ts, start); ok {
+				return off, t, true
+			}
+		}
+		pos += int64(h.Size())
+	}
+	return -1, -1, false
+}
+
+// segmentFile takes a reference on the file of s, a segment a reader captured under the log's
+// mutex and released it since. It fails if s is no longer one of the log's segments: its name
+// may belong to another file by now.
+func (l *Log) segmentFile(s *segment) (*sharedFile, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil, ErrLogClosed
+	}
+	i := sort.Search(len(l.segments), func(i int) bool { return l.segments[i].base >= s.base })
+	if i == len(l.segments) || l.segments[i] != s {
+		return nil, fmt.Errorf("segment %d: %w", s.base, errSegmentGone)
+	}
+	return s.acquireFile()
 }
 
 // firstRecordAtOrAfter decodes one batch and returns its first record with timestamp >= ts.
@@ -288,12 +327,17 @@ func (l *Log) MaxTimestamp() (timestamp, offset int64) {
 	ts, off := best.maxTimestamp, best.offsetOfMaxTs
 	l.mu.Unlock()
 	// The segment knows the batch; decode it to name the exact record.
-	pos, h, ok, err := best.locate(entries, size, off)
+	f, err := l.segmentFile(best)
+	if err != nil {
+		return ts, off
+	}
+	defer f.release()
+	pos, h, ok, err := best.locate(f, entries, size, off)
 	if err != nil || !ok {
 		return ts, off
 	}
 	batch := make([]byte, h.Size())
-	if _, err := best.log.ReadAt(batch, pos); err != nil {
+	if _, err := f.ReadAt(batch, pos); err != nil {
 		return ts, off
 	}
 	if o, t, ok := firstRecordAtOrAfter(batch, ts, 0); ok && t == ts {

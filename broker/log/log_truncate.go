@@ -47,7 +47,11 @@ func (l *Log) refillProducerWindowsLocked(at int64) {
 		return
 	}
 	s := l.segments[i]
-	last, _, ok, err := s.locate(s.index.entries, s.size, at-1)
+	f, err := s.file()
+	if err != nil {
+		return
+	}
+	last, _, ok, err := s.locate(f, s.index.entries, s.size, at-1)
 	if err != nil || !ok {
 		return
 	}
@@ -59,7 +63,7 @@ func (l *Log) refillProducerWindowsLocked(at int64) {
 		}
 	}
 	hist := map[int64]*producerEntry{} // each producer's batches here, kept as its window keeps them
-	r := newHeaderReader(s.log, s.size)
+	r := newHeaderReader(f, s.size)
 	defer r.release()
 	for pos := start; pos <= last; {
 		h, err := r.header(pos)

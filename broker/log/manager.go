@@ -36,6 +36,9 @@ type ManagerOptions struct {
 	// DeleteCheckInterval is how often `.deleted` files past file.delete.delay.ms are removed
 	// (zero: 1 s).
 	DeleteCheckInterval time.Duration
+	// IdleFileCheckInterval is how often the files of cold segments (not active, below the
+	// recovery point) that nothing read since the last check are closed (zero: 1 min).
+	IdleFileCheckInterval time.Duration
 }
 
 // Manager owns every partition log under the broker's log.dirs, their checkpoint files and the
@@ -378,6 +381,7 @@ func (m *Manager) Start() {
 	// replaces on disk — on a busy __consumer_offsets partition, many times the compacted log.
 	every(m.opts.DeleteCheckInterval, time.Second, m.removeExpiredDeletes)
 	every(m.opts.FlushCheckInterval, time.Second, m.runFlush)
+	every(m.opts.IdleFileCheckInterval, time.Minute, m.closeIdleFiles)
 	every(m.opts.CheckpointInterval, time.Minute, func(time.Time) {
 		if err := m.Checkpoint(); err != nil {
 			m.logger.WithError(err).Error("writing checkpoints")
@@ -401,6 +405,13 @@ func (m *Manager) RunRetention(now time.Time) {
 func (m *Manager) removeExpiredDeletes(now time.Time) {
 	for _, l := range m.Logs() {
 		l.removeExpiredDeletes(now)
+	}
+}
+
+// closeIdleFiles closes every log's cold segment files unread for a whole interval.
+func (m *Manager) closeIdleFiles(time.Time) {
+	for _, l := range m.Logs() {
+		l.closeIdleFiles()
 	}
 }
 

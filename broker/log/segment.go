@@ -41,13 +41,18 @@ func parseSegmentName(name, suffix string) (int64, bool) {
 }
 
 // segment is one `.log` file with its two indexes. All mutation happens under the owning Log's
-// mutex; readers use ReadAt on log with a size they captured under that mutex, so they never see
-// a half-appended batch.
+// mutex; readers use ReadAt on a file reference and a size they captured under that mutex, so
+// they never see a half-appended batch.
 type segment struct {
-	fs        vfs.FS
-	dir       string
-	base      int64
-	log       *sharedFile // closed when the segment and every FileSlice of it are done
+	fs   vfs.FS
+	dir  string
+	base int64
+	// log is the open `.log` file, closed when the segment and every FileSlice of it are done.
+	// nil while the segment is cold: not the active one, wholly below the recovery point, and
+	// unread for a while (closeIfIdle). Under the owning Log's mutex, file() opens it again; a
+	// reader outside that mutex holds a reference it took there, never s.log itself.
+	log       *sharedFile
+	used      bool // file() was called since the last closeIfIdle
 	index     *offsetIndex
 	timeIndex *timeIndex
 
@@ -63,6 +68,54 @@ type segment struct {
 
 func (s *segment) path(suffix string) string {
 	return filepath.Join(s.dir, segmentName(s.base)+suffix+s.fileSuffix)
+}
+
+// file returns the segment's `.log` file, opening it again if it was closed while idle. The
+// caller holds the owning Log's mutex.
+func (s *segment) file() (*sharedFile, error) {
+	if s.log == nil {
+		f, err := s.fs.OpenFile(s.path(logSuffix), os.O_RDWR|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("reopen segment %d: %w", s.base, err)
+		}
+		s.log = newSharedFile(f)
+	}
+	s.used = true
+	return s.log, nil
+}
+
+// acquireFile is file() with a reference for a reader that goes on without the Log's mutex; it
+// releases the reference when done.
+func (s *segment) acquireFile() (*sharedFile, error) {
+	f, err := s.file()
+	if err != nil {
+		return nil, err
+	}
+	if !f.acquire() {
+		return nil, ErrLogClosed // cannot happen while the log lists the segment; be safe
+	}
+	return f, nil
+}
+
+// closeIfIdle closes the file of a cold segment that nothing opened since the last call and no
+// reader or FileSlice holds (every reference is taken under the Log's mutex, which the caller
+// holds, so none can appear meanwhile). The caller checks the segment is not the active one and
+// lies below the recovery point: a closed segment has nothing to flush. It reports whether it
+// closed the file.
+func (s *segment) closeIfIdle() bool {
+	if s.log == nil {
+		return false
+	}
+	if s.used {
+		s.used = false
+		return false
+	}
+	if s.log.refs.Load() != 1 {
+		return false
+	}
+	_ = s.log.Close()
+	s.log = nil
+	return true
 }
 
 // createCleanedSegment creates the empty `.cleaned` files a cleaned segment is written into,
@@ -168,13 +221,18 @@ func openSegment(fs vfs.FS, dir string, base int64, cfg Config) (*segment, error
 // indexes them. positions are relative to the start of records.
 func (s *segment) append(records []byte, hdrs []BatchHeader) error {
 	start := s.size
-	n, err := s.log.Write(records)
+	// file(), not s.log: a truncation can make a cold segment the active one.
+	f, err := s.file()
+	if err != nil {
+		return fmt.Errorf("append to segment %d: %w", s.base, err)
+	}
+	n, err := f.Write(records)
 	if err == nil && n != len(records) {
 		err = io.ErrShortWrite // a file system that reports a short count without an error
 	}
 	if err != nil {
 		// A partial write leaves a torn tail; truncate back so the file holds whole batches.
-		_ = s.log.Truncate(start)
+		_ = f.Truncate(start)
 		return fmt.Errorf("append to segment %d (%d of %d bytes written): %w", s.base, n, len(records), err)
 	}
 	pos := start
@@ -282,8 +340,8 @@ func (r *headerReader) header(pos int64) (BatchHeader, error) {
 
 // locate returns the position of the batch that holds offset (or the first batch after it),
 // starting from the offset index; ok is false if the segment holds nothing at or past offset.
-func (s *segment) locate(entries []offsetEntry, size, offset int64) (pos int64, h BatchHeader, ok bool, err error) {
-	r := newHeaderReader(s.log, size)
+func (s *segment) locate(f *sharedFile, entries []offsetEntry, size, offset int64) (pos int64, h BatchHeader, ok bool, err error) {
+	r := newHeaderReader(f, size)
 	defer r.release()
 	pos = int64(lookupPosition(entries, s.base, offset))
 	for {
@@ -438,14 +496,18 @@ func (s *segment) loadIndexes() error {
 // truncateTo removes every batch whose last offset is >= offset; a batch straddling offset goes
 // whole, as in Kafka. It returns the new next offset of the segment.
 func (s *segment) truncateTo(offset int64) (int64, error) {
-	pos, h, ok, err := s.locate(s.index.entries, s.size, offset)
+	f, err := s.file()
+	if err != nil {
+		return 0, err
+	}
+	pos, h, ok, err := s.locate(f, s.index.entries, s.size, offset)
 	if err != nil {
 		return 0, err
 	}
 	if !ok {
 		return s.lastOffset + 1, nil
 	}
-	if err := s.log.Truncate(pos); err != nil {
+	if err := f.Truncate(pos); err != nil {
 		return 0, fmt.Errorf("truncate segment %d: %w", s.base, err)
 	}
 	if err := s.index.truncateAt(int32(pos)); err != nil {
@@ -479,8 +541,10 @@ func (s *segment) flush() error {
 // fsync makes the segment's files durable; it touches no in-memory state, so a rolled segment
 // can be fsynced in the background while the log goes on.
 func (s *segment) fsync() error {
-	if err := s.log.Sync(); err != nil {
-		return fmt.Errorf("fsync segment %d: %w", s.base, err)
+	if s.log != nil { // a closed (cold) segment's data is durable already
+		if err := s.log.Sync(); err != nil {
+			return fmt.Errorf("fsync segment %d: %w", s.base, err)
+		}
 	}
 	if err := s.index.file.fsync(); err != nil {
 		return fmt.Errorf("fsync index %d: %w", s.base, err)
@@ -491,8 +555,18 @@ func (s *segment) fsync() error {
 	return nil
 }
 
+// closeFile drops the segment's reference on its file, writing nothing (a failed directory).
+func (s *segment) closeFile() {
+	if s.log != nil {
+		_ = s.log.Close()
+	}
+}
+
 func (s *segment) close() error {
 	err := s.syncIndexes()
+	if s.log == nil {
+		return err
+	}
 	if e := s.log.Close(); err == nil {
 		err = e
 	}
