@@ -478,10 +478,17 @@ func (l *Log) roll(cfg Config) error {
 	if err := l.producers.snapshot(base); err != nil {
 		return err
 	}
+	// The background fsync holds a reference on the old file, so no idle sweep closes it (and
+	// touches old.log) meanwhile, even if a flush moves the recovery point past it first.
+	oldFile, err := old.acquireFile()
+	if err != nil {
+		return err
+	}
 	l.bg.Add(1)
 	go func() { // owned by l: Close waits on l.bg
 		defer l.bg.Done()
-		if err := old.fsync(); err != nil {
+		defer oldFile.release()
+		if err := old.fsync(oldFile); err != nil {
 			l.logger.WithError(err).Error("flushing a rolled segment failed")
 			_ = l.ld.fail(err)
 			return

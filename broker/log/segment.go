@@ -535,16 +535,17 @@ func (s *segment) flush() error {
 	if err := s.syncIndexes(); err != nil {
 		return err
 	}
-	return s.fsync()
+	if s.log == nil {
+		return nil // cold: below the recovery point, durable already
+	}
+	return s.fsync(s.log)
 }
 
 // fsync makes the segment's files durable; it touches no in-memory state, so a rolled segment
 // can be fsynced in the background while the log goes on.
-func (s *segment) fsync() error {
-	if s.log != nil { // a closed (cold) segment's data is durable already
-		if err := s.log.Sync(); err != nil {
-			return fmt.Errorf("fsync segment %d: %w", s.base, err)
-		}
+func (s *segment) fsync(f *sharedFile) error {
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("fsync segment %d: %w", s.base, err)
 	}
 	if err := s.index.file.fsync(); err != nil {
 		return fmt.Errorf("fsync index %d: %w", s.base, err)
