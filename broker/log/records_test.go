@@ -122,6 +122,7 @@ func TestRecordsOutliveDeletion(t *testing.T) {
 			}
 			recs.Release()
 			recs.Release() // a second release must not drop another reference
+			l.bg.Wait()    // a rolled segment's background fsync holds its file until it is done
 			for i, f := range files {
 				if f.closed.Load() && f.refs.Load() != 0 {
 					t.Fatalf("file %d: closed by its segment but %d references left", i, f.refs.Load())
