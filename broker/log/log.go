@@ -206,6 +206,11 @@ func (l *Log) loadSegments(bases []int64, cfg Config, logStartOffset int64, epoc
 		l.segments = append(l.segments, s)
 	}
 	active := l.segments[len(l.segments)-1]
+	// Dropping empty segments can leave a closed one active: appends need its file, and an open
+	// that fails here fails the start, not a later append (which would take the dir offline).
+	if _, err := active.file(); err != nil {
+		return err
+	}
 	l.nextOffset = active.lastOffset + 1
 	l.logStartOffset = l.segments[0].base
 	if logStartOffset > l.logStartOffset && logStartOffset <= l.nextOffset {
