@@ -137,14 +137,20 @@ func (c *Controller) bringOnline(names ...string) []tpKey {
 		if !c.isLive(cur.Leader) {
 			return c.electOffline(name, p)
 		}
-		var dead []int32
-		for _, r := range cur.ISR {
-			if !c.isLive(r) {
-				dead = append(dead, r)
-			}
-		}
+		dead := c.deadIn(cur.ISR)
 		return len(dead) > 0 && c.shrinkISR(name, p, dead)
 	})...)
+}
+
+// deadIn lists the members of isr whose broker is not live.
+func (c *Controller) deadIn(isr []int32) []int32 {
+	var dead []int32
+	for _, r := range isr {
+		if !c.isLive(r) {
+			dead = append(dead, r)
+		}
+	}
+	return dead
 }
 
 // onlineUpdates is bringOnline's new state for each partition of t whose leader or some ISR
@@ -159,16 +165,8 @@ func (c *Controller) onlineUpdates(name string, t *topicState) []zkmeta.StateUpd
 		var next *zkmeta.PartitionState
 		if !c.isLive(s.Leader) {
 			next = c.offlineElection(name, p, s)
-		} else {
-			var dead []int32
-			for _, r := range s.ISR {
-				if !c.isLive(r) {
-					dead = append(dead, r)
-				}
-			}
-			if len(dead) > 0 {
-				next = shrunkState(s, dead)
-			}
+		} else if dead := c.deadIn(s.ISR); len(dead) > 0 {
+			next = shrunkState(s, dead)
 		}
 		if next != nil {
 			next.ControllerEpoch = c.st.epoch

@@ -28,27 +28,35 @@ func openSegmentFiles(t *testing.T, dir string) int {
 	return n
 }
 
-// TestColdSegmentsClosed: a log's open files follow its active segment and what is being read.
-// Segments nothing reads for a whole sweep are closed, a read opens what it needs again and
-// keeps it while its records are held, and a restarted log opens only its active segment.
-// Every read returns the bytes written.
-func TestColdSegmentsClosed(t *testing.T) {
-	m, l := newTestLog(t, smallConfig())
-	var want []byte
-	for i := 0; l.NumSegments() < 12; i++ {
-		b := simpleBatch(t, 4, 100, int64(1000+i))
+// fillSegments appends batches of n records of size bytes until l has segs segments, flushes
+// and waits for the rolls' background fsyncs; it returns the batches as the log stores them.
+func fillSegments(t *testing.T, l *Log, segs, n, size int) [][]byte {
+	t.Helper()
+	var batches [][]byte
+	for i := 0; l.NumSegments() < segs; i++ {
+		b := simpleBatch(t, n, size, int64(1000+i))
 		info, err := l.AppendAsLeader(b, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		setBaseOffset(b, info.FirstOffset)
 		setLeaderEpoch(b, 0)
-		want = append(want, b...)
+		batches = append(batches, b)
 	}
 	if err := l.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	l.bg.Wait() // the rolls' background fsyncs
+	l.bg.Wait()
+	return batches
+}
+
+// TestColdSegmentsClosed: a log's open files follow its active segment and what is being read.
+// Segments nothing reads for a whole sweep are closed, a read opens what it needs again and
+// keeps it while its records are held, and a restarted log opens only its active segment.
+// Every read returns the bytes written.
+func TestColdSegmentsClosed(t *testing.T) {
+	m, l := newTestLog(t, smallConfig())
+	want := bytes.Join(fillSegments(t, l, 12, 4, 100), nil)
 	segs, dir := l.NumSegments(), l.Dir()
 	if n := openSegmentFiles(t, dir); n != segs {
 		t.Fatalf("%d segment files open before a sweep, want all %d", n, segs)
@@ -123,21 +131,7 @@ func TestColdSegmentsClosed(t *testing.T) {
 // -race in CI); every read returns the bytes at its offset.
 func TestColdSegmentsUnderReads(t *testing.T) {
 	_, l := newTestLog(t, smallConfig())
-	var batches [][]byte
-	for i := 0; l.NumSegments() < 8; i++ {
-		b := simpleBatch(t, 1, 200, int64(1000+i))
-		info, err := l.AppendAsLeader(b, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		setBaseOffset(b, info.FirstOffset)
-		setLeaderEpoch(b, 0)
-		batches = append(batches, b)
-	}
-	if err := l.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	l.bg.Wait()
+	batches := fillSegments(t, l, 8, 1, 200)
 	stop := make(chan struct{})
 	var sweeps sync.WaitGroup
 	closed := 0
