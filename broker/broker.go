@@ -126,7 +126,8 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 		connTimeout = sessionTimeout
 	}
 	cctx, cancel := context.WithTimeout(ctx, connTimeout)
-	b.zk, err = zkmeta.Connect(cctx, cfg.ZookeeperConnect, sessionTimeout, zkmeta.WithLogger(log))
+	b.zk, err = zkmeta.Connect(cctx, cfg.ZookeeperConnect, sessionTimeout, zkmeta.WithLogger(log),
+		zkmeta.WithReaderSessions(1)) // the controller's failover reads every partition's state
 	cancel()
 	if err != nil {
 		return fmt.Errorf("connect to ZooKeeper %s: %w", cfg.ZookeeperConnect, err)

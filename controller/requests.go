@@ -120,47 +120,53 @@ func (c *Controller) sendLeaderAndIsr(broker int32, parts []tpKey, isNew bool) {
 	})
 }
 
-// sendUpdateMetadata sends the live brokers and the given partitions' state to brokers.
+// sendUpdateMetadata sends the live brokers and the given partitions' state to brokers. The
+// request is built once: only the broker epoch differs between the copies, which share the
+// partition states read-only.
 func (c *Controller) sendUpdateMetadata(brokers []int32, parts []tpKey) {
+	if len(brokers) == 0 {
+		return
+	}
+	base := kmsg.NewPtrUpdateMetadataRequest()
+	base.Version = updateMetadataVersion
+	base.ControllerID, base.ControllerEpoch = c.o.BrokerID, c.st.epoch
+	byTopic := map[string]int{}
+	for _, k := range sortedKeys(parts) {
+		t := c.st.topics[k.topic]
+		if t == nil {
+			continue
+		}
+		s := t.parts[k.partition]
+		if s == nil {
+			continue
+		}
+		i, ok := byTopic[k.topic]
+		if !ok {
+			ts := kmsg.NewUpdateMetadataRequestTopicState()
+			ts.Topic, ts.TopicID = k.topic, t.a.TopicID
+			base.TopicStates = append(base.TopicStates, ts)
+			i = len(base.TopicStates) - 1
+			byTopic[k.topic] = i
+		}
+		ps := kmsg.NewUpdateMetadataRequestTopicPartition()
+		ps.Topic, ps.Partition = k.topic, k.partition
+		ps.ControllerEpoch, ps.Leader, ps.LeaderEpoch = s.ControllerEpoch, s.Leader, s.LeaderEpoch
+		ps.ISR, ps.ZKVersion = append([]int32(nil), s.ISR...), s.ZkVersion
+		ps.Replicas = append([]int32(nil), t.a.Partitions[k.partition]...)
+		for _, r := range ps.Replicas {
+			if !c.replicaOnline(r, k.topic, k.partition) {
+				ps.OfflineReplicas = append(ps.OfflineReplicas, r)
+			}
+		}
+		base.TopicStates[i].PartitionStates = append(base.TopicStates[i].PartitionStates, ps)
+	}
+	for _, bid := range c.liveIDs() {
+		base.LiveBrokers = append(base.LiveBrokers, liveBroker(c.st.live[bid]))
+	}
 	for _, id := range brokers {
-		req := kmsg.NewPtrUpdateMetadataRequest()
-		req.Version = updateMetadataVersion
-		req.ControllerID, req.ControllerEpoch = c.o.BrokerID, c.st.epoch
+		req := *base
 		req.BrokerEpoch = c.st.live[id].Epoch
-		byTopic := map[string]int{}
-		for _, k := range sortedKeys(parts) {
-			t := c.st.topics[k.topic]
-			if t == nil {
-				continue
-			}
-			s := t.parts[k.partition]
-			if s == nil {
-				continue
-			}
-			i, ok := byTopic[k.topic]
-			if !ok {
-				ts := kmsg.NewUpdateMetadataRequestTopicState()
-				ts.Topic, ts.TopicID = k.topic, t.a.TopicID
-				req.TopicStates = append(req.TopicStates, ts)
-				i = len(req.TopicStates) - 1
-				byTopic[k.topic] = i
-			}
-			ps := kmsg.NewUpdateMetadataRequestTopicPartition()
-			ps.Topic, ps.Partition = k.topic, k.partition
-			ps.ControllerEpoch, ps.Leader, ps.LeaderEpoch = s.ControllerEpoch, s.Leader, s.LeaderEpoch
-			ps.ISR, ps.ZKVersion = append([]int32(nil), s.ISR...), s.ZkVersion
-			ps.Replicas = append([]int32(nil), t.a.Partitions[k.partition]...)
-			for _, r := range ps.Replicas {
-				if !c.replicaOnline(r, k.topic, k.partition) {
-					ps.OfflineReplicas = append(ps.OfflineReplicas, r)
-				}
-			}
-			req.TopicStates[i].PartitionStates = append(req.TopicStates[i].PartitionStates, ps)
-		}
-		for _, bid := range c.liveIDs() {
-			req.LiveBrokers = append(req.LiveBrokers, liveBroker(c.st.live[bid]))
-		}
-		c.send(id, req, nil)
+		c.send(id, &req, nil)
 	}
 }
 

@@ -2,7 +2,6 @@ package controller
 
 import (
 	"errors"
-	"sync"
 
 	"github.com/gregor-broker/gregor/zkmeta"
 )
@@ -68,47 +67,17 @@ func (c *Controller) loadAssignment(name string) (*topicState, []tpKey) {
 	return t, missing
 }
 
-// stateReaders is how many partition-state reads are in flight at once: go-zookeeper pipelines
-// concurrent requests on its one connection, so a failover over many partitions costs round
-// trips divided by this, not one round trip per partition (Kafka's KAFKA-5642 made the same
-// move to asynchronous ZooKeeper reads).
-const stateReaders = 64
-
-// readStates reads the state znodes of keys concurrently; a partition without one (or whose read
-// failed) maps to nil. The workers only read; the event goroutine applies what they return.
+// readStates reads the state znodes of keys (zkmeta's bulk read: pipelined, over the reader
+// sessions too); a partition without one (or whose read failed) maps to nil.
 func (c *Controller) readStates(keys []tpKey) map[tpKey]*zkmeta.PartitionState {
+	refs := make([]zkmeta.PartitionRef, len(keys))
+	for i, k := range keys {
+		refs[i] = zkmeta.PartitionRef{Topic: k.topic, Partition: k.partition}
+	}
+	states := c.o.ZK.GetPartitionStates(refs)
 	out := make(map[tpKey]*zkmeta.PartitionState, len(keys))
-	if len(keys) == 0 {
-		return out
-	}
-	type result struct {
-		k tpKey
-		s *zkmeta.PartitionState
-	}
-	work := make(chan tpKey)
-	results := make(chan result, len(keys))
-	var wg sync.WaitGroup
-	for i := 0; i < min(stateReaders, len(keys)); i++ {
-		wg.Add(1)
-		go func() { // owned by this call: it waits for them below
-			defer wg.Done()
-			for k := range work {
-				var sp *zkmeta.PartitionState
-				if s, err := c.o.ZK.GetPartitionState(k.topic, k.partition); err == nil {
-					sp = &s
-				}
-				results <- result{k, sp}
-			}
-		}()
-	}
-	for _, k := range keys {
-		work <- k
-	}
-	close(work)
-	wg.Wait()
-	close(results)
-	for r := range results {
-		out[r.k] = r.s
+	for i, k := range keys {
+		out[k] = states[i]
 	}
 	return out
 }

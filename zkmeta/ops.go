@@ -299,7 +299,11 @@ func (c *Client) CreatePartitionStates(topic string, parts []int32, states []Par
 
 // GetPartitionState reads a partition's leader and ISR with its zkVersion.
 func (c *Client) GetPartitionState(topic string, p int32) (PartitionState, error) {
-	data, st, err := c.conn.Get(c.p(statePath(topic, p)))
+	return c.getPartitionState(c.conn, topic, p)
+}
+
+func (c *Client) getPartitionState(conn *zk.Conn, topic string, p int32) (PartitionState, error) {
+	data, st, err := conn.Get(c.p(statePath(topic, p)))
 	if err != nil {
 		return PartitionState{}, wrap("get", statePath(topic, p), err)
 	}

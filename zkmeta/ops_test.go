@@ -252,3 +252,45 @@ func TestUpdatePartitionStatesBatch(t *testing.T) {
 		t.Fatalf("old controller epoch: %v", err)
 	}
 }
+
+// TestGetPartitionStates: the bulk read over a main and a reader session returns what the main
+// session wrote just before, and nil for a partition without a state znode.
+func TestGetPartitionStates(t *testing.T) {
+	s := zktest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, err := Connect(ctx, s.Connect("/kafka"), 10*time.Second, WithReaderSessions(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.EnsurePaths(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CreateTopic(TopicAssignment{Topic: "bulk", Partitions: map[int32][]int32{0: {1}, 1: {1}, 2: {1}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	parts := make([]int32, n)
+	states := make([]PartitionState, n)
+	for i := range parts {
+		parts[i] = int32(i)
+		states[i] = PartitionState{ControllerEpoch: 1, Leader: 1, LeaderEpoch: int32(i), ISR: []int32{1}}
+	}
+	if _, err := c.CreatePartitionStates("bulk", parts, states, nil); err != nil {
+		t.Fatal(err)
+	}
+	refs := []PartitionRef{{Topic: "bulk", Partition: n}, {Topic: "absent", Partition: 0}}
+	for _, p := range parts {
+		refs = append(refs, PartitionRef{Topic: "bulk", Partition: p})
+	}
+	got := c.GetPartitionStates(refs)
+	if got[0] != nil || got[1] != nil {
+		t.Fatalf("states of partitions without a znode: %+v %+v", got[0], got[1])
+	}
+	for i, st := range got[2:] {
+		if st == nil || st.LeaderEpoch != int32(i) || st.ZkVersion != 0 {
+			t.Fatalf("partition %d: %+v, want leader epoch %d at zkVersion 0", i, st, i)
+		}
+	}
+}
