@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -61,6 +62,12 @@ func (b *Broker) startMetrics() error {
 	mux.Handle("/", b.view)
 	if b.faults != nil {
 		mux.Handle("/faults", faultsHandler(b.faults)) // the test seam (faults.go)
+	}
+	if b.cfg.DebugPprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
 	b.metricsSrv = &http.Server{Handler: mux}
 	b.log.WithField("addr", ln.Addr().String()).Info("serving /metrics and the cluster page at /")

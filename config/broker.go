@@ -101,6 +101,7 @@ type Broker struct {
 	ProducerIDExpirationMs              int64
 	MetricsListen                       string
 	TestFaultInjection                  bool
+	DebugPprof                          bool
 	LogLevel                            string
 	LogFormat                           string
 	Source                              string
@@ -323,6 +324,7 @@ var brokerKeys = []keyDef{
 	longKey("producer.id.expiration.ms", "86400000", "idle producer ids are forgotten after this", 1, func(b *Broker) *int64 { return &b.ProducerIDExpirationMs }),
 	{name: "gregor.metrics.listen", typ: TypeString, null: true, doc: "host:port of the Prometheus /metrics endpoint (unset: off)", set: func(b *Broker, v string) error { b.MetricsListen = v; return nil }},
 	boolKey("gregor.test.fault.injection", "false", "TEST SEAM, never in production: the log dirs live on a fault-injecting file system whose disk failures (write-error, short-write, fsync-error, enospc) tests arm over HTTP at /faults on gregor.metrics.listen", func(b *Broker) *bool { return &b.TestFaultInjection }),
+	boolKey("gregor.debug.pprof", "false", "serve Go's profiler (net/http/pprof) at /debug/pprof/ on gregor.metrics.listen: CPU and heap profiles of a running broker, for benchmarks and diagnosis; anyone who reaches that address can read them", func(b *Broker) *bool { return &b.DebugPprof }),
 	{name: "gregor.log.level", typ: TypeString, def: "info", doc: "log level: debug, info, warn, error", set: func(b *Broker, v string) error {
 		b.LogLevel = strings.ToLower(v)
 		return oneOf(b.LogLevel, "trace", "debug", "info", "warn", "warning", "error")
@@ -505,6 +507,9 @@ func (b *Broker) validate() error {
 	}
 	if b.TestFaultInjection && b.MetricsListen == "" {
 		return &Error{File: name, Key: "gregor.test.fault.injection", Value: "true", Reason: "needs gregor.metrics.listen, where its /faults endpoint is served"}
+	}
+	if b.DebugPprof && b.MetricsListen == "" {
+		return &Error{File: name, Key: "gregor.debug.pprof", Value: "true", Reason: "needs gregor.metrics.listen, where /debug/pprof/ is served"}
 	}
 	if b.MaxConnectionsPerIP == 0 && len(b.MaxConnectionsPerIPOverrides) == 0 {
 		return &Error{File: name, Key: "max.connections.per.ip", Value: "0", Reason: "can be set to zero only if max.connections.per.ip.overrides is set"}
