@@ -164,6 +164,17 @@ func (s *Server) serving() bool {
 }
 
 // Addr is "host:port" (host 127.0.0.1 unless StartAt chose another).
+// PID is the server's process id, 0 if it is not running (benchmarks read its CPU time from
+// /proc).
+func (s *Server) PID() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil || s.cmd.Process == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
 func (s *Server) Addr() string { return net.JoinHostPort(s.host, strconv.Itoa(s.port)) }
 
 // Connect is the connect string with a chroot ("" means none).
