@@ -6,6 +6,7 @@
 // markers, producer-id blocks.
 //
 // It holds no broker or controller logic: it never decides anything, it reads and writes znodes.
-// It imports nothing else of the project. The connection's goroutine is go-zookeeper's; the
-// session watcher goroutine started by Connect is stopped by Close.
+// It imports nothing else of the project. The connections' goroutines are go-zookeeper's; the
+// session watcher goroutine started by Connect is stopped by Close, which also closes the
+// reader sessions (WithReaderSessions) that bulk reads such as GetPartitionStates spread over.
 package zkmeta
