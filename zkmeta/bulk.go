@@ -2,6 +2,7 @@ package zkmeta
 
 import (
 	"sync"
+	"time"
 
 	"github.com/go-zookeeper/zk"
 )
@@ -21,12 +22,7 @@ func (c *Client) GetPartitionStates(parts []PartitionRef) []*PartitionState {
 	if len(parts) == 0 {
 		return states
 	}
-	conns := []*zk.Conn{c.conn}
-	for _, r := range c.readers {
-		if _, err := r.Sync(c.p(brokerTopicsPath)); err == nil {
-			conns = append(conns, r)
-		}
-	}
+	conns := append([]*zk.Conn{c.conn}, c.syncedReaders()...)
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for w := 0; w < min(bulkInFlight, len(parts)); w++ {
@@ -47,4 +43,42 @@ func (c *Client) GetPartitionStates(parts []PartitionRef) []*PartitionState {
 	close(next)
 	wg.Wait()
 	return states
+}
+
+// readerSyncWait bounds a reader session's sync. A reader connected to a server cut off from
+// the ensemble would otherwise hold the bulk read until go-zookeeper gives the connection up
+// (two thirds of the session timeout); past it, the main session reads alone.
+const readerSyncWait = time.Second
+
+// syncedReaders syncs the reader sessions at once and returns those whose sync succeeded within
+// readerSyncWait.
+func (c *Client) syncedReaders() []*zk.Conn {
+	if len(c.readers) == 0 {
+		return nil
+	}
+	done := make(chan *zk.Conn, len(c.readers)) // nil: that sync failed
+	for _, r := range c.readers {
+		// Ends when go-zookeeper answers the sync or fails it, at the latest when it gives
+		// the connection up; nobody waits for a late one.
+		go func() {
+			if _, err := r.Sync(c.p(brokerTopicsPath)); err != nil {
+				r = nil
+			}
+			done <- r
+		}()
+	}
+	var synced []*zk.Conn
+	deadline := time.NewTimer(readerSyncWait)
+	defer deadline.Stop()
+	for range c.readers {
+		select {
+		case r := <-done:
+			if r != nil {
+				synced = append(synced, r)
+			}
+		case <-deadline.C:
+			return synced
+		}
+	}
+	return synced
 }
