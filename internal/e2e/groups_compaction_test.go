@@ -262,8 +262,8 @@ func TestConsumerOffsetsBoundedUnderAMillionCommits(t *testing.T) {
 	checkOffsets("before the restart")
 
 	c.Kill(1)
+	c.WaitDeregistered(1, 60*time.Second) // before the restart: see WaitDeregistered
 	c.StartBroker(1)
-	c.WaitDeregistered(1, 60*time.Second)
 	c.WaitRegistered(1, 60*time.Second)
 	adm = newAdmin(t, c.Bootstrap())
 	checkOffsets("after a SIGKILL and restart")

@@ -72,9 +72,10 @@ func TestCoordinatorReloadsOffsetsAfterSIGKILL(t *testing.T) {
 	end := time.Now().UnixMilli()
 
 	c.Kill(1)
-	c.StartBroker(1)
-	// The dead process's registration lives until its ZooKeeper session expires.
+	// The dead process's registration lives until its ZooKeeper session expires; wait for that
+	// before the restart, or the new run may register the moment it goes and the gap is missed.
 	c.WaitDeregistered(1, 60*time.Second)
+	c.StartBroker(1)
 	c.WaitRegistered(1, 60*time.Second)
 	adm = newAdmin(t, c.Bootstrap()) // the old client's connections died with the broker
 

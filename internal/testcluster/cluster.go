@@ -630,7 +630,9 @@ func (c *Cluster) WaitRegistered(id int32, timeout time.Duration) {
 	}
 }
 
-// WaitDeregistered waits until broker id's ephemeral znode is gone.
+// WaitDeregistered waits until broker id's ephemeral znode is gone. Call it before restarting a
+// killed broker, not after: a new run registers as soon as the dead session's znode is deleted,
+// and a watch that fires then may find the znode already back, so the gap is never seen.
 func (c *Cluster) WaitDeregistered(id int32, timeout time.Duration) {
 	c.t.Helper()
 	c.mu.Lock()
