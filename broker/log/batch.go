@@ -281,124 +281,193 @@ func timestampError(ts, lo, hi int64) error {
 // It allocates nothing and reads each byte once: a walk of varints, no copy.
 func checkRecords(b []byte, h BatchHeader, lo, hi int64) error {
 	checkTs := lo != minTs || hi != maxTs
-	c := varCursor{b: b, p: batchHeaderSize}
+	p := batchHeaderSize
 	for i := int32(0); i < h.NumRecords; i++ {
-		c.b = b
-		length := c.int32()
-		if c.bad || length < 1 || int64(length) > int64(len(b)-c.p) {
-			return fmt.Errorf("%w: record %d: invalid record size %d with %d bytes left in the batch", ErrInvalidRecord, i, length, len(b)-c.p)
-		}
-		recEnd := c.p + int(length)
-		c.b = b[:recEnd] // no field may read past the record
-		c.p++            // attributes (unused in magic 2); length >= 1 keeps p <= recEnd
-		tsDelta := c.int64()
-		c.int32()         // offset delta
-		c.skip(c.int32()) // key; negative = null
-		c.skip(c.int32()) // value
-		headers := c.int32()
-		if c.bad || headers < 0 {
-			return fmt.Errorf("%w: record %d: malformed key, value or header count", ErrInvalidRecord, i)
-		}
-		for j := int32(0); j < headers && !c.bad; j++ { // each header takes >= 2 bytes: ends by recEnd
-			key := c.int32()
-			if key < 0 {
-				return fmt.Errorf("%w: record %d: header %d: invalid negative header key size %d", ErrInvalidRecord, i, j, key)
+		next, tsDelta, ok := walkShortRecord(b, p)
+		if !ok { // something is wrong: the field-by-field walk says what
+			var err error
+			if next, tsDelta, err = walkRecord(b, p, i); err != nil {
+				return err
 			}
-			c.skip(key)
-			c.skip(c.int32()) // header value; negative = null
 		}
-		if c.bad || c.p != recEnd {
-			return fmt.Errorf("%w: record %d: its fields do not take exactly its declared size %d", ErrInvalidRecord, i, length)
-		}
+		p = next
 		if checkTs {
 			if ts := h.BaseTimestamp + tsDelta; ts != noTimestamp && (ts < lo || ts > hi) {
 				return fmt.Errorf("record %d: %w", i, timestampError(ts, lo, hi))
 			}
 		}
 	}
-	if c.p != len(b) {
-		return fmt.Errorf("%w: %d bytes after the %d records the batch declares", ErrInvalidRecord, len(b)-c.p, h.NumRecords)
+	if p != len(b) {
+		return fmt.Errorf("%w: %d bytes after the %d records the batch declares", ErrInvalidRecord, len(b)-p, h.NumRecords)
 	}
 	return nil
 }
 
-// varCursor reads Kafka's zig-zag varints from b without allocating. A varint that runs past b,
-// or is longer than its type allows, or a skip past b, sets bad; later reads return 0. The
-// one- and two-byte cases — almost every length and delta — are small enough to be inlined
-// (a varint in the last byte of b takes the long way, which reads it the same).
-type varCursor struct {
-	b   []byte
-	p   int
-	bad bool
+// walkShortRecord is walkRecord for a well-formed record, fast: its reads of one- and two-byte
+// varints — almost every one: a 100-byte value's length takes two, and so do timestamp deltas up
+// to 8 s — are inlined and keep the position in a register (each field's position depends on
+// the previous field's, so that chain is the cost of the walk); a longer varint takes a call. It
+// reports ok only for a record walkRecord accepts, with the same next and tsDelta; anything
+// wrong, it leaves to walkRecord to say what. A failed read sets p to -1, which later reads pass
+// on, so a run of reads is checked once at its end.
+func walkShortRecord(b []byte, p int) (next int, tsDelta int64, ok bool) {
+	x, q := shortVarint(b, p)
+	if q < 0 {
+		x, q = uvarintAt(b, p, 5)
+	}
+	p = q
+	length := zigzag32(x)
+	if p < 0 || length < 1 || int(length) > len(b)-p {
+		return 0, 0, false
+	}
+	r := b[:p+int(length)]
+	p++ // attributes
+	if x, q = shortVarint(r, p); q < 0 {
+		x, q = uvarintAt(r, p, 10)
+	}
+	p, tsDelta = q, int64(x>>1)^-int64(x&1)
+	if _, q = shortVarint(r, p); q < 0 { // offset delta
+		_, q = uvarintAt(r, p, 5)
+	}
+	p = q
+	if x, q = shortVarint(r, p); q < 0 { // key; a negative length is null
+		x, q = uvarintAt(r, p, 5)
+	}
+	p = skipShort(r, q, zigzag32(x))
+	if x, q = shortVarint(r, p); q < 0 { // value
+		x, q = uvarintAt(r, p, 5)
+	}
+	p = skipShort(r, q, zigzag32(x))
+	if x, q = shortVarint(r, p); q < 0 {
+		x, q = uvarintAt(r, p, 5)
+	}
+	p = q
+	headers := zigzag32(x)
+	for j := int32(0); j < headers && p >= 0; j++ {
+		if x, q = shortVarint(r, p); q < 0 { // header key, never null
+			x, q = uvarintAt(r, p, 5)
+		}
+		if zigzag32(x) < 0 {
+			return 0, 0, false
+		}
+		p = skipShort(r, q, zigzag32(x))
+		if x, q = shortVarint(r, p); q < 0 { // header value
+			x, q = uvarintAt(r, p, 5)
+		}
+		p = skipShort(r, q, zigzag32(x))
+	}
+	if headers < 0 || p != len(r) {
+		return 0, 0, false
+	}
+	return p, tsDelta, true
 }
 
-// int32 reads a varint of at most 5 bytes that fits in 32 bits (Kafka's ByteUtils.readVarint).
-func (c *varCursor) int32() int32 {
-	if p := c.p; p+1 < len(c.b) {
-		if b0 := c.b[p]; b0 < 0x80 {
-			x := int32(b0)
-			c.p = p + 1
-			return x>>1 ^ -(x & 1)
-		} else if b1 := c.b[p+1]; b1 < 0x80 { // two bytes: a 100-byte value's length
-			x := int32(b0&0x7f) | int32(b1)<<7
-			c.p = p + 2
-			return x>>1 ^ -(x & 1)
+// shortVarint reads a one- or two-byte unsigned varint at p, or returns p = -1 (for any other
+// length too, and for p = -1).
+func shortVarint(b []byte, p int) (uint64, int) {
+	if uint(p) < uint(len(b)) {
+		b0 := b[p]
+		if b0 < 0x80 {
+			return uint64(b0), p + 1
+		}
+		if uint(p+1) < uint(len(b)) {
+			if b1 := b[p+1]; b1 < 0x80 {
+				return uint64(b0&0x7f) | uint64(b1)<<7, p + 2
+			}
 		}
 	}
-	return c.int32Long()
+	return 0, -1
 }
 
-//go:noinline
-func (c *varCursor) int32Long() int32 {
-	v, next, ok := readVarint32(c.b, c.p)
-	if !ok {
-		c.bad = true
-		return 0
+// skipShort passes over a field of n bytes (n <= 0: a null or empty field); p = -1 if p already
+// is or the field runs past b.
+func skipShort(b []byte, p int, n int32) int {
+	if n <= 0 || p < 0 {
+		return p
 	}
-	c.p = next
-	return v
+	if int(n) > len(b)-p {
+		return -1
+	}
+	return p + int(n)
 }
 
-// int64 reads a varint of at most 10 bytes (Kafka's ByteUtils.readVarlong).
-func (c *varCursor) int64() int64 {
-	if p := c.p; p+1 < len(c.b) {
-		if b0 := c.b[p]; b0 < 0x80 {
-			x := int64(b0)
-			c.p = p + 1
-			return x>>1 ^ -(x & 1)
-		} else if b1 := c.b[p+1]; b1 < 0x80 {
-			x := int64(b0&0x7f) | int64(b1)<<7
-			c.p = p + 2
-			return x>>1 ^ -(x & 1)
+// walkRecord checks the record at p (b ends where the batch does) field by field with varints
+// of any length, and returns the position after it and its timestamp delta, or what is wrong.
+func walkRecord(b []byte, p int, i int32) (next int, tsDelta int64, err error) {
+	var x uint64
+	x, p = uvarintAt(b, p, 5)
+	length := zigzag32(x)
+	if p < 0 || x>>32 != 0 || length < 1 || int64(length) > int64(len(b)-p) {
+		return 0, 0, fmt.Errorf("%w: record %d: invalid record size %d with %d bytes left in the batch", ErrInvalidRecord, i, length, len(b)-max(p, 0))
+	}
+	recEnd := p + int(length)
+	r := b[:recEnd] // no field may read past the record
+	p++             // attributes (unused in magic 2); length >= 1 keeps p <= recEnd
+	var ts, key, value, headers uint64
+	ts, p = uvarintAt(r, p, 10)
+	_, p = uvarintAt(r, p, 5) // offset delta
+	key, p = uvarintAt(r, p, 5)
+	p = skipAt(r, p, key) // negative = null
+	value, p = uvarintAt(r, p, 5)
+	p = skipAt(r, p, value)
+	headers, p = uvarintAt(r, p, 5)
+	if p < 0 || headers>>32 != 0 || zigzag32(headers) < 0 {
+		return 0, 0, fmt.Errorf("%w: record %d: malformed key, value or header count", ErrInvalidRecord, i)
+	}
+	for j := int32(0); j < zigzag32(headers) && p >= 0; j++ { // each header takes >= 2 bytes: ends by recEnd
+		var hk, hv uint64
+		hk, p = uvarintAt(r, p, 5)
+		if p >= 0 && zigzag32(hk) < 0 {
+			return 0, 0, fmt.Errorf("%w: record %d: header %d: invalid negative header key size %d", ErrInvalidRecord, i, j, zigzag32(hk))
+		}
+		p = skipAt(r, p, hk)
+		hv, p = uvarintAt(r, p, 5)
+		p = skipAt(r, p, hv) // header value; negative = null
+	}
+	if p != recEnd {
+		return 0, 0, fmt.Errorf("%w: record %d: its fields do not take exactly its declared size %d", ErrInvalidRecord, i, length)
+	}
+	return p, int64(ts>>1) ^ -int64(ts&1), nil
+}
+
+// uvarintAt reads an unsigned varint of at most maxLen bytes from b at p and returns it with the
+// position after it, or p = -1 if p is already -1, the varint runs past b or is longer than
+// maxLen (5 is Kafka's ByteUtils.readVarint, whose value must fit in 32 bits, 10 its readVarlong).
+func uvarintAt(b []byte, p, maxLen int) (uint64, int) {
+	if p < 0 {
+		return 0, -1
+	}
+	var x uint64
+	for i, shift := 0, uint(0); i < maxLen; i, shift = i+1, shift+7 {
+		if p+i >= len(b) {
+			return 0, -1
+		}
+		c := b[p+i]
+		x |= uint64(c&0x7f) << shift
+		if c < 0x80 {
+			if i == 9 && c > 1 || maxLen == 5 && i == 4 && c > 0x0f { // only the top bits are left
+				return 0, -1
+			}
+			return x, p + i + 1
 		}
 	}
-	return c.int64Long()
+	return 0, -1
 }
 
-//go:noinline
-func (c *varCursor) int64Long() int64 {
-	if c.bad {
-		return 0
-	}
-	v, n := binary.Varint(c.b[c.p:])
-	if n <= 0 {
-		c.bad = true
-		return 0
-	}
-	c.p += n
-	return v
-}
+// zigzag32 decodes a zig-zag varint's value as an int32 (callers refuse x wider than 32 bits).
+func zigzag32(x uint64) int32 { return int32(uint32(x)>>1) ^ -int32(x&1) }
 
-// skip passes over n bytes (n <= 0: nothing, a null field).
-func (c *varCursor) skip(n int32) {
-	if n <= 0 {
-		return
+// skipAt passes over the bytes of a field whose zig-zag length is zz (negative: a null field,
+// nothing to skip); p = -1 if p already is or the field runs past b.
+func skipAt(b []byte, p int, zz uint64) int {
+	n := zigzag32(zz)
+	if p < 0 || n <= 0 {
+		return p
 	}
-	if int64(n) > int64(len(c.b)-c.p) {
-		c.bad = true
-		return
+	if zz>>32 != 0 || int64(n) > int64(len(b)-p) {
+		return -1
 	}
-	c.p += int(n)
+	return p + int(n)
 }
 
 // readVarint32 reads a zig-zag varint of at most 5 bytes that fits in 32 bits (Kafka's

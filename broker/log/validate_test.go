@@ -265,6 +265,16 @@ func FuzzCheckRecords(f *testing.F) {
 		if err != nil {
 			return
 		}
+		// The fast walk and the field-by-field one agree on every record.
+		slow := error(nil)
+		for i, p := int32(0), batchHeaderSize; i < n && slow == nil; i++ {
+			next, ts, err := walkRecord(b, p, i)
+			fnext, fts, ok := walkShortRecord(b, p)
+			if ok != (err == nil) || ok && (fnext != next || fts != ts) {
+				t.Fatalf("record %d at %d: fast walk %d %d %v, field by field %d %d %v", i, p, fnext, fts, ok, next, ts, err)
+			}
+			p, slow = next, err
+		}
 		if checkRecords(b, h, minTs, maxTs) != nil {
 			return
 		}
@@ -318,23 +328,38 @@ func BenchmarkValidateBatches(b *testing.B) {
 	}
 }
 
-// TestVarCursorShortForms: the inlined one- and two-byte cases read every such varint as the
-// general decoders do (followed by more bytes, or at the end of the buffer).
-func TestVarCursorShortForms(t *testing.T) {
+// TestVarintReaders: the walk's readers agree with the general decoders — the one- and two-byte
+// fast form (followed by more bytes, or at the end of the buffer) and the any-length form, on
+// every two-byte prefix and on the widest values each type holds.
+func TestVarintReaders(t *testing.T) {
 	for b0 := 0; b0 < 256; b0++ {
 		for b1 := 0; b1 < 256; b1++ {
-			for _, buf := range [][]byte{{byte(b0), byte(b1), 0x55}, {byte(b0), byte(b1)}} {
+			for _, buf := range [][]byte{{byte(b0), byte(b1), 0x55}, {byte(b0), byte(b1)}, {byte(b0)}} {
 				want32, next, ok := readVarint32(buf, 0)
-				c := varCursor{b: buf}
-				if got := c.int32(); ok && (got != want32 || c.p != next || c.bad) {
-					t.Fatalf("int32 % x: %d at %d, want %d at %d", buf, got, c.p, want32, next)
+				if x, p := shortVarint(buf, 0); p >= 0 && (!ok || zigzag32(x) != want32 || p != next) {
+					t.Fatalf("shortVarint % x: %d at %d, want %d at %d (%v)", buf, zigzag32(x), p, want32, next, ok)
+				}
+				if x, p := uvarintAt(buf, 0, 5); (p >= 0) != ok || ok && (zigzag32(x) != want32 || p != next) {
+					t.Fatalf("uvarintAt(5) % x: %d at %d, want %d at %d (%v)", buf, zigzag32(x), p, want32, next, ok)
 				}
 				want64, n := binary.Varint(buf)
-				c = varCursor{b: buf}
-				if got := c.int64(); n > 0 && (got != want64 || c.p != n || c.bad) {
-					t.Fatalf("int64 % x: %d at %d, want %d at %d", buf, got, c.p, want64, n)
+				if x, p := uvarintAt(buf, 0, 10); (p >= 0) != (n > 0) || n > 0 && (int64(x>>1)^-int64(x&1) != want64 || p != n) {
+					t.Fatalf("uvarintAt(10) % x: %d at %d, want %d at %d", buf, x, p, want64, n)
 				}
 			}
 		}
+	}
+	for _, v := range []int64{math.MaxInt32, math.MinInt32, math.MaxInt32 + 1, math.MinInt32 - 1, math.MaxInt64, math.MinInt64} {
+		buf := binary.AppendVarint(nil, v)
+		want32, next, ok := readVarint32(buf, 0)
+		if x, p := uvarintAt(buf, 0, 5); (p >= 0) != ok || ok && (zigzag32(x) != want32 || p != next) {
+			t.Errorf("uvarintAt(5) of %d: %d at %d, want %d at %d (%v)", v, zigzag32(x), p, want32, next, ok)
+		}
+		if x, p := uvarintAt(buf, 0, 10); p != len(buf) || int64(x>>1)^-int64(x&1) != v {
+			t.Errorf("uvarintAt(10) of %d: %d at %d", v, int64(x>>1)^-int64(x&1), p)
+		}
+	}
+	if _, p := uvarintAt([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02}, 0, 10); p != -1 {
+		t.Error("a varint wider than 64 bits was accepted")
 	}
 }
