@@ -333,11 +333,11 @@ func walkShortRecord(b []byte, p int) (next int, tsDelta int64, ok bool) {
 	if x, q = shortVarint(r, p); q < 0 { // key; a negative length is null
 		x, q = uvarintAt(r, p, 5)
 	}
-	p = skipShort(r, q, zigzag32(x))
+	p = skipField(r, q, zigzag32(x))
 	if x, q = shortVarint(r, p); q < 0 { // value
 		x, q = uvarintAt(r, p, 5)
 	}
-	p = skipShort(r, q, zigzag32(x))
+	p = skipField(r, q, zigzag32(x))
 	if x, q = shortVarint(r, p); q < 0 {
 		x, q = uvarintAt(r, p, 5)
 	}
@@ -350,11 +350,11 @@ func walkShortRecord(b []byte, p int) (next int, tsDelta int64, ok bool) {
 		if zigzag32(x) < 0 {
 			return 0, 0, false
 		}
-		p = skipShort(r, q, zigzag32(x))
+		p = skipField(r, q, zigzag32(x))
 		if x, q = shortVarint(r, p); q < 0 { // header value
 			x, q = uvarintAt(r, p, 5)
 		}
-		p = skipShort(r, q, zigzag32(x))
+		p = skipField(r, q, zigzag32(x))
 	}
 	if headers < 0 || p != len(r) {
 		return 0, 0, false
@@ -379,9 +379,9 @@ func shortVarint(b []byte, p int) (uint64, int) {
 	return 0, -1
 }
 
-// skipShort passes over a field of n bytes (n <= 0: a null or empty field); p = -1 if p already
+// skipField passes over a field of n bytes (n <= 0: a null or empty field); p = -1 if p already
 // is or the field runs past b.
-func skipShort(b []byte, p int, n int32) int {
+func skipField(b []byte, p int, n int32) int {
 	if n <= 0 || p < 0 {
 		return p
 	}
@@ -397,7 +397,7 @@ func walkRecord(b []byte, p int, i int32) (next int, tsDelta int64, err error) {
 	var x uint64
 	x, p = uvarintAt(b, p, 5)
 	length := zigzag32(x)
-	if p < 0 || x>>32 != 0 || length < 1 || int64(length) > int64(len(b)-p) {
+	if p < 0 || length < 1 || int64(length) > int64(len(b)-p) {
 		return 0, 0, fmt.Errorf("%w: record %d: invalid record size %d with %d bytes left in the batch", ErrInvalidRecord, i, length, len(b)-max(p, 0))
 	}
 	recEnd := p + int(length)
@@ -407,11 +407,11 @@ func walkRecord(b []byte, p int, i int32) (next int, tsDelta int64, err error) {
 	ts, p = uvarintAt(r, p, 10)
 	_, p = uvarintAt(r, p, 5) // offset delta
 	key, p = uvarintAt(r, p, 5)
-	p = skipAt(r, p, key) // negative = null
+	p = skipField(r, p, zigzag32(key)) // negative = null
 	value, p = uvarintAt(r, p, 5)
-	p = skipAt(r, p, value)
+	p = skipField(r, p, zigzag32(value))
 	headers, p = uvarintAt(r, p, 5)
-	if p < 0 || headers>>32 != 0 || zigzag32(headers) < 0 {
+	if p < 0 || zigzag32(headers) < 0 {
 		return 0, 0, fmt.Errorf("%w: record %d: malformed key, value or header count", ErrInvalidRecord, i)
 	}
 	for j := int32(0); j < zigzag32(headers) && p >= 0; j++ { // each header takes >= 2 bytes: ends by recEnd
@@ -420,9 +420,9 @@ func walkRecord(b []byte, p int, i int32) (next int, tsDelta int64, err error) {
 		if p >= 0 && zigzag32(hk) < 0 {
 			return 0, 0, fmt.Errorf("%w: record %d: header %d: invalid negative header key size %d", ErrInvalidRecord, i, j, zigzag32(hk))
 		}
-		p = skipAt(r, p, hk)
+		p = skipField(r, p, zigzag32(hk))
 		hv, p = uvarintAt(r, p, 5)
-		p = skipAt(r, p, hv) // header value; negative = null
+		p = skipField(r, p, zigzag32(hv)) // header value; negative = null
 	}
 	if p != recEnd {
 		return 0, 0, fmt.Errorf("%w: record %d: its fields do not take exactly its declared size %d", ErrInvalidRecord, i, length)
@@ -454,39 +454,5 @@ func uvarintAt(b []byte, p, maxLen int) (uint64, int) {
 	return 0, -1
 }
 
-// zigzag32 decodes a zig-zag varint's value as an int32 (callers refuse x wider than 32 bits).
+// zigzag32 decodes a zig-zag varint's value as an int32 (uvarintAt(b, p, 5) refuses wider ones).
 func zigzag32(x uint64) int32 { return int32(uint32(x)>>1) ^ -int32(x&1) }
-
-// skipAt passes over the bytes of a field whose zig-zag length is zz (negative: a null field,
-// nothing to skip); p = -1 if p already is or the field runs past b.
-func skipAt(b []byte, p int, zz uint64) int {
-	n := zigzag32(zz)
-	if p < 0 || n <= 0 {
-		return p
-	}
-	if zz>>32 != 0 || int64(n) > int64(len(b)-p) {
-		return -1
-	}
-	return p + int(n)
-}
-
-// readVarint32 reads a zig-zag varint of at most 5 bytes that fits in 32 bits (Kafka's
-// ByteUtils.readVarint) from b at pos; ok is false if b ends first or the varint is too long.
-func readVarint32(b []byte, pos int) (v int32, next int, ok bool) {
-	var x uint32
-	for shift := uint(0); shift < 35; shift += 7 {
-		if pos >= len(b) {
-			return 0, pos, false
-		}
-		c := b[pos]
-		pos++
-		if shift == 28 && c > 0x0f { // a fifth byte may hold only the top 4 bits, no continuation
-			return 0, pos, false
-		}
-		x |= uint32(c&0x7f) << shift
-		if c < 0x80 {
-			return int32(x>>1) ^ -int32(x&1), pos, true
-		}
-	}
-	return 0, pos, false
-}

@@ -235,17 +235,27 @@ func TestTimestampBounds(t *testing.T) {
 	}
 }
 
-func TestReadVarint32(t *testing.T) {
+func TestUvarintAt32(t *testing.T) {
 	for _, v := range []int32{0, 1, -1, 63, -64, 64, 1 << 20, math.MaxInt32, math.MinInt32} {
 		b := binary.AppendVarint(nil, int64(v))
-		got, next, ok := readVarint32(b, 0)
-		if !ok || got != v || next != len(b) {
-			t.Errorf("%d: got %d next %d ok %v", v, got, next, ok)
+		x, next := uvarintAt(b, 0, 5)
+		if next != len(b) || zigzag32(x) != v {
+			t.Errorf("%d: got %d next %d", v, zigzag32(x), next)
 		}
 	}
-	if _, _, ok := readVarint32(binary.AppendVarint(nil, math.MaxInt32+1), 0); ok {
+	if _, next := uvarintAt(binary.AppendVarint(nil, math.MaxInt32+1), 0, 5); next != -1 {
 		t.Error("a 33-bit varint was accepted")
 	}
+}
+
+// refVarint32 is the reference for a 32-bit zig-zag varint (Kafka's ByteUtils.readVarint, with
+// the fifth byte's unused bits refused): at most 5 bytes, a value that fits in 32 bits.
+func refVarint32(b []byte) (v int32, next int, ok bool) {
+	x, n := binary.Uvarint(b)
+	if n <= 0 || n > 5 || x>>32 != 0 {
+		return 0, 0, false
+	}
+	return int32(uint32(x)>>1) ^ -int32(x&1), n, true
 }
 
 // FuzzCheckRecords: on an uncompressed batch, a record set the check accepts is one the record
@@ -335,7 +345,7 @@ func TestVarintReaders(t *testing.T) {
 	for b0 := 0; b0 < 256; b0++ {
 		for b1 := 0; b1 < 256; b1++ {
 			for _, buf := range [][]byte{{byte(b0), byte(b1), 0x55}, {byte(b0), byte(b1)}, {byte(b0)}} {
-				want32, next, ok := readVarint32(buf, 0)
+				want32, next, ok := refVarint32(buf)
 				if x, p := shortVarint(buf, 0); p >= 0 && (!ok || zigzag32(x) != want32 || p != next) {
 					t.Fatalf("shortVarint % x: %d at %d, want %d at %d (%v)", buf, zigzag32(x), p, want32, next, ok)
 				}
@@ -351,7 +361,7 @@ func TestVarintReaders(t *testing.T) {
 	}
 	for _, v := range []int64{math.MaxInt32, math.MinInt32, math.MaxInt32 + 1, math.MinInt32 - 1, math.MaxInt64, math.MinInt64} {
 		buf := binary.AppendVarint(nil, v)
-		want32, next, ok := readVarint32(buf, 0)
+		want32, next, ok := refVarint32(buf)
 		if x, p := uvarintAt(buf, 0, 5); (p >= 0) != ok || ok && (zigzag32(x) != want32 || p != next) {
 			t.Errorf("uvarintAt(5) of %d: %d at %d, want %d at %d (%v)", v, zigzag32(x), p, want32, next, ok)
 		}
