@@ -283,7 +283,7 @@ func checkRecords(b []byte, h BatchHeader, lo, hi int64) error {
 	checkTs := lo != minTs || hi != maxTs
 	p := batchHeaderSize
 	for i := int32(0); i < h.NumRecords; i++ {
-		next, tsDelta, ok := walkShortRecord(b, p)
+		next, tsDelta, ok := walkRecordFast(b, p)
 		if !ok { // something is wrong: the field-by-field walk says what
 			var err error
 			if next, tsDelta, err = walkRecord(b, p, i); err != nil {
@@ -303,14 +303,14 @@ func checkRecords(b []byte, h BatchHeader, lo, hi int64) error {
 	return nil
 }
 
-// walkShortRecord is walkRecord for a well-formed record, fast: its reads of one- and two-byte
+// walkRecordFast is walkRecord for a well-formed record, fast: its reads of one- and two-byte
 // varints — almost every one: a 100-byte value's length takes two, and so do timestamp deltas up
 // to 8 s — are inlined and keep the position in a register (each field's position depends on
 // the previous field's, so that chain is the cost of the walk); a longer varint takes a call. It
 // reports ok only for a record walkRecord accepts, with the same next and tsDelta; anything
 // wrong, it leaves to walkRecord to say what. A failed read sets p to -1, which later reads pass
 // on, so a run of reads is checked once at its end.
-func walkShortRecord(b []byte, p int) (next int, tsDelta int64, ok bool) {
+func walkRecordFast(b []byte, p int) (next int, tsDelta int64, ok bool) {
 	x, q := shortVarint(b, p)
 	if q < 0 {
 		x, q = uvarintAt(b, p, 5)

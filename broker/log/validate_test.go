@@ -279,7 +279,7 @@ func FuzzCheckRecords(f *testing.F) {
 		slow := error(nil)
 		for i, p := int32(0), batchHeaderSize; i < n && slow == nil; i++ {
 			next, ts, err := walkRecord(b, p, i)
-			fnext, fts, ok := walkShortRecord(b, p)
+			fnext, fts, ok := walkRecordFast(b, p)
 			if ok != (err == nil) || ok && (fnext != next || fts != ts) {
 				t.Fatalf("record %d at %d: fast walk %d %d %v, field by field %d %d %v", i, p, fnext, fts, ok, next, ts, err)
 			}
