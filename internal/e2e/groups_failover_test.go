@@ -376,7 +376,7 @@ func TestCoordinatorFailover(t *testing.T) {
 			m := marks[n][len(marks[n])-1]
 			got := waitOffsetsAt(ctx, t, c.Addr(coord), n)
 			for p, acked := range m.commits {
-				if got[p] < acked {
+				if got[p] < acked && !lateCommitExplains(t, groups[n], p, got[p], m) {
 					t.Fatalf("round %d (%s): %s partition %d: the new coordinator %d has offset %d, a member saw %d acknowledged before the fault (all: %v, acked %v)",
 						round+1, fault, n, p, coord, got[p], acked, got, m.commits)
 				}
@@ -570,6 +570,34 @@ func checkNoCommittedReread(t *testing.T, g *groupRun, marks []faultMark) {
 	}
 	t.Logf("%s: %d records read again (%d of them below a commit acknowledged before a fault: a logged late commit, or kafka-go's buffered records); %d partition starts of %d generations checked",
 		g.group, rereads, excused, starts, len(g.subscriptions))
+}
+
+// lateCommitExplains reports whether a member's commit made after fault m explains a
+// coordinator holding offset off for partition p, below what was acknowledged before m. A
+// kafka-go member whose CommitMessages straddled the rebalance commits, in the next generation,
+// an offset of records it read before it (CI saw 244 stored over an acknowledged 245, by the
+// member's own late commit). The broker stores it as Kafka does; the member reports it when
+// CommitMessages returns, which may follow the OffsetFetch that saw it, so this waits for that
+// report — on the failure path only — for a bounded time.
+func lateCommitExplains(t *testing.T, g *groupRun, p int32, off int64, m faultMark) bool {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for {
+		g.mu.Lock()
+		c, ok := regressingCommit(g, p, off, m.reads)
+		ch := g.changed
+		g.mu.Unlock()
+		if ok {
+			t.Logf("%s partition %d: offset %d below %d acknowledged before the %s: %s committed %d after it (acknowledged: %v)",
+				g.group, p, off, m.commits[p], m.name, c.member, c.off, c.acked)
+			return true
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			return false
+		}
+	}
 }
 
 // regressingCommit finds a commit of partition p at or below off — acknowledged or failed,
