@@ -16,6 +16,7 @@ import (
 
 	"github.com/gregor-broker/gregor/broker/api"
 	"github.com/gregor-broker/gregor/broker/clusterview"
+	"github.com/gregor-broker/gregor/broker/fetchsession"
 	"github.com/gregor-broker/gregor/broker/group"
 	"github.com/gregor-broker/gregor/broker/interbroker"
 	klog "github.com/gregor-broker/gregor/broker/log"
@@ -46,10 +47,11 @@ type Broker struct {
 	server     *network.Server
 	ctrl       *controller.Controller
 	metricsSrv *http.Server
-	traffic    *topicstats.Stats // client traffic per topic (Kafka's BrokerTopicMetrics)
-	view       *clusterview.View // the cluster page on the metrics port (nil when it is off)
-	endpoints  []zkmeta.Endpoint // what RegisterBroker publishes (advertised, bound ports filled in)
-	faults     *vfs.Faulty       // the log dirs' file system with gregor.test.fault.injection, else nil
+	traffic    *topicstats.Stats   // client traffic per topic (Kafka's BrokerTopicMetrics)
+	sessions   *fetchsession.Cache // incremental fetch sessions (KIP-227)
+	view       *clusterview.View   // the cluster page on the metrics port (nil when it is off)
+	endpoints  []zkmeta.Endpoint   // what RegisterBroker publishes (advertised, bound ports filled in)
+	faults     *vfs.Faulty         // the log dirs' file system with gregor.test.fault.injection, else nil
 
 	epoch      atomic.Int64  // current registration epoch (czxid of /brokers/ids/<id>)
 	serving    atomic.Bool   // Start completed: a shutdown from here on is a controlled one
@@ -227,19 +229,21 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 		return b.zk.AllocateProducerIDBlock(cfg.BrokerID)
 	})
 	b.traffic = b.newTraffic()
+	b.sessions = fetchsession.New(fetchsession.Options{Slots: int(cfg.MaxIncrementalFetchSessionCacheSlots)})
 	b.handler = api.New(api.Options{
-		BrokerID:    cfg.BrokerID,
-		ClusterID:   b.clusterID,
-		Config:      cfg,
-		Cache:       b.cache,
-		Replicas:    b.replicas,
-		ZK:          b.zk,
-		Controller:  b.ctrl,
-		BrokerEpoch: b.epoch.Load,
-		ProducerIDs: producerIDs,
-		Groups:      b.groups,
-		Traffic:     b.traffic,
-		Logger:      log,
+		BrokerID:      cfg.BrokerID,
+		ClusterID:     b.clusterID,
+		Config:        cfg,
+		Cache:         b.cache,
+		Replicas:      b.replicas,
+		ZK:            b.zk,
+		Controller:    b.ctrl,
+		BrokerEpoch:   b.epoch.Load,
+		ProducerIDs:   producerIDs,
+		Groups:        b.groups,
+		Traffic:       b.traffic,
+		FetchSessions: b.sessions,
+		Logger:        log,
 	})
 
 	var specs []network.ListenerSpec

@@ -53,6 +53,9 @@ var (
 	descOffline         = prometheus.NewDesc("kafka_controller_kafkacontroller_offlinepartitionscount", "Partitions without a live leader, reported by the active controller, 0 elsewhere (KafkaController OfflinePartitionsCount).", nil, nil)
 	descGlobalParts     = prometheus.NewDesc("kafka_controller_kafkacontroller_globalpartitioncount", "Partitions in the cluster, reported by the active controller, 0 elsewhere (KafkaController GlobalPartitionCount).", nil, nil)
 	descGlobalTopics    = prometheus.NewDesc("kafka_controller_kafkacontroller_globaltopiccount", "Topics in the cluster, reported by the active controller, 0 elsewhere (KafkaController GlobalTopicCount).", nil, nil)
+	descFetchSessions   = prometheus.NewDesc("kafka_server_fetchsessioncache_numincrementalfetchsessions", "Incremental fetch sessions this broker holds (FetchSessionCache NumIncrementalFetchSessions).", nil, nil)
+	descFetchSessParts  = prometheus.NewDesc("kafka_server_fetchsessioncache_numincrementalfetchpartitionscached", "Partitions cached over all incremental fetch sessions (FetchSessionCache NumIncrementalFetchPartitionsCached).", nil, nil)
+	descFetchSessEvicts = prometheus.NewDesc("kafka_server_fetchsessioncache_incrementalfetchsessionevictions_total", "Incremental fetch sessions evicted to make room for another (FetchSessionCache IncrementalFetchSessionEvictionsPerSec).", nil, nil)
 	descBrokerState     = prometheus.NewDesc("kafka_server_kafkaserver_brokerstate", "Kafka's BrokerState: 3 (running) while the broker serves.", nil, nil)
 	descGroupLag        = prometheus.NewDesc("kafka_consumergroup_lag", "End offset minus committed offset of a group on a partition, for the groups this broker coordinates (kafka-exporter's name).", []string{"consumergroup", "topic", "partition"}, nil)
 	descGroupLagSum     = prometheus.NewDesc("kafka_consumergroup_lag_sum", "A group's lag summed over a topic's partitions, for the groups this broker coordinates (kafka-exporter's name).", []string{"consumergroup", "topic"}, nil)
@@ -63,7 +66,7 @@ var (
 func (k *kafkaCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPartitionCount, descLeaderCount, descUnderReplicated, descUnderMinISR,
 		descAtMinISR, descISRShrinks, descISRExpands, descLeaderReplRate, descFollowReplRate, descActiveCtrl, descOffline, descGlobalParts, descGlobalTopics,
-		descBrokerState, descGroupLag, descGroupLagSum, descGroupOffset, descGroupMembers} {
+		descFetchSessions, descFetchSessParts, descFetchSessEvicts, descBrokerState, descGroupLag, descGroupLagSum, descGroupOffset, descGroupMembers} {
 		ch <- d
 	}
 }
@@ -84,6 +87,12 @@ func (k *kafkaCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descISRShrinks, g.ISRShrinks)
 	counter(descISRExpands, g.ISRExpands)
 	gauge(descBrokerState, kafkaBrokerStateRunning)
+	if k.b.sessions != nil {
+		fs := k.b.sessions.Stats()
+		gauge(descFetchSessions, float64(fs.Sessions))
+		gauge(descFetchSessParts, float64(fs.Partitions))
+		counter(descFetchSessEvicts, float64(fs.Evictions))
+	}
 	lr, fr := k.b.replicas.ThrottledByteRates()
 	gauge(descLeaderReplRate, lr)
 	gauge(descFollowReplRate, fr)

@@ -7,37 +7,117 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/gregor-broker/gregor/broker/fetchsession"
 	klog "github.com/gregor-broker/gregor/broker/log"
+	"github.com/gregor-broker/gregor/broker/metadata"
 	"github.com/gregor-broker/gregor/broker/network"
 	"github.com/gregor-broker/gregor/broker/replica"
 )
 
-// Fetch session epochs (KIP-227).
-const (
-	fetchInitialEpoch = 0  // full fetch that would create a session
-	fetchFinalEpoch   = -1 // full fetch without a session
-)
-
-// fetch serves every fetch sessionless, which KIP-227 allows a broker to do: a full request
-// (session epoch 0 or -1) is answered in full with session id 0 — "no session was created" —
-// so clients keep sending full requests; an incremental request (epoch > 0) can only name a
-// session we never created and answers FETCH_SESSION_ID_NOT_FOUND, after which clients start
-// over with a full request. Records come from replica.Fetch as the log's bytes, whole batches.
+// fetch answers a Fetch. From v7 a fetcher may keep an incremental fetch session (KIP-227,
+// broker/fetchsession): the session says which partitions to read — a full request's own, or
+// every partition of the session — and which answers to send. Records come from replica.Fetch
+// as the log's bytes, whole batches.
 func (h *Handler) fetch(ctx context.Context, r *network.Request, req *kmsg.FetchRequest) (kmsg.Response, error) {
 	fr := &fetchResponse{}
 	fr.Default()
 	resp := &fr.FetchResponse
 	resp.SetVersion(r.Version)
-	if r.Version >= 7 && req.SessionEpoch != fetchInitialEpoch && req.SessionEpoch != fetchFinalEpoch {
-		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
-		resp.Topics = []kmsg.FetchResponseTopic{}
-		return resp, nil
-	}
+	resp.Topics = []kmsg.FetchResponseTopic{}
 	snap := h.o.Cache.Snapshot()
 	// Broker-side caps (limits.go) before anything is handed to the replica manager.
 	maxBytes, minBytes, maxWait := h.fetchLimits(req.MaxBytes, req.MinBytes, req.MaxWaitMillis)
 
-	resp.Topics = make([]kmsg.FetchResponseTopic, len(req.Topics))
+	sreq := fetchsession.Request{SessionID: fetchsession.NoSession, Epoch: fetchsession.FinalEpoch,
+		Partitions: requestedPartitions(r.Version, req), Follower: req.ReplicaID >= 0}
+	if r.Version >= 7 {
+		sreq.SessionID, sreq.Epoch = req.SessionID, req.SessionEpoch
+		for _, t := range req.ForgottenTopics {
+			for _, p := range t.Partitions {
+				sreq.Forgotten = append(sreq.Forgotten, klog.TopicPartition{Topic: t.Topic, Partition: p})
+			}
+		}
+	}
+	sctx := h.sessions.NewContext(sreq)
+	if sctx.ErrorCode != 0 {
+		resp.ErrorCode = sctx.ErrorCode
+		return resp, nil
+	}
+	wanted := sctx.Partitions
+	// From v10 the records stay in the segment files until the network sends them (sendfile);
+	// older versions need the bytes here, to refuse zstd batches to clients that predate it.
+	zeroCopy := r.Version >= 10
+	var results []replica.FetchResult
+	if len(wanted) > 0 {
+		if maxWait > 0 && minBytes > 0 {
+			network.Parked(ctx) // a long poll waits for data, not for the broker: it leaves the request queue
+		}
+		rack := ""
+		if r.Version >= 11 {
+			rack = req.Rack
+		}
+		results = h.o.Replicas.Fetch(ctx, replica.FetchParams{
+			ReplicaID:  req.ReplicaID,
+			RackID:     rack,
+			MaxWait:    maxWait,
+			MinBytes:   minBytes,
+			MaxBytes:   maxBytes,
+			Partitions: wanted,
+			ZeroCopy:   zeroCopy,
+		})
+	}
+	parts := make([]kmsg.FetchResponseTopicPartition, len(wanted))
+	files := make([]*klog.Records, len(wanted))
+	answers := make([]fetchsession.Answer, len(wanted))
+	for i := range wanted {
+		rp := &parts[i]
+		*rp = kmsg.NewFetchResponseTopicPartition()
+		rp.Partition = wanted[i].TP.Partition
+		files[i] = h.fetchAnswer(rp, resultFor(results, i, wanted[i].TP), snap, r.Version, req.ReplicaID, zeroCopy)
+		answers[i] = fetchsession.Answer{
+			HighWatermark: rp.HighWatermark, LogStartOffset: rp.LogStartOffset, ErrorCode: rp.ErrorCode,
+			Records: len(rp.RecordBatches) > 0 || files[i] != nil,
+			Always:  rp.PreferredReadReplica >= 0 || rp.DivergingEpoch.Epoch != -1,
+		}
+	}
+	sessionID, errCode, keep := h.sessions.Finish(sctx, answers)
+	resp.SessionID = sessionID
+	if errCode != 0 {
+		resp.ErrorCode = errCode
+		replica.ReleaseFetch(results)
+		return resp, nil
+	}
+	// The answers kept, each topic's consecutive partitions under one topic entry, as Kafka
+	// builds the response from its ordered partition map.
+	held := 0
+	for i := range parts {
+		if keep != nil && !keep[i] {
+			continue
+		}
+		if n := len(resp.Topics); n == 0 || resp.Topics[n-1].Topic != wanted[i].TP.Topic {
+			rt := kmsg.NewFetchResponseTopic()
+			rt.Topic = wanted[i].TP.Topic
+			resp.Topics = append(resp.Topics, rt)
+		}
+		rt := &resp.Topics[len(resp.Topics)-1]
+		rt.Partitions = append(rt.Partitions, parts[i])
+		fr.files = append(fr.files, files[i])
+		if files[i] != nil {
+			held++
+		}
+	}
+	if held == 0 {
+		replica.ReleaseFetch(results) // nothing held (errors or no data): a plain response
+		return resp, nil
+	}
+	fr.results = results
+	return fr, nil
+}
+
+// requestedPartitions is a Fetch request's partitions as the replica layer reads them, in
+// request order. Each keeps its own max bytes (a session holds it for later fetches, whose
+// response max may differ); replica.Fetch caps it by the response's.
+func requestedPartitions(version int16, req *kmsg.FetchRequest) []replica.FetchPartition {
 	n := 0
 	for ti := range req.Topics {
 		n += len(req.Topics[ti].Partitions)
@@ -45,109 +125,71 @@ func (h *Handler) fetch(ctx context.Context, r *network.Request, req *kmsg.Fetch
 	wanted := make([]replica.FetchPartition, 0, n)
 	for ti := range req.Topics {
 		t := &req.Topics[ti]
-		rt := &resp.Topics[ti]
-		*rt = kmsg.NewFetchResponseTopic()
-		rt.Topic = t.Topic
-		rt.Partitions = make([]kmsg.FetchResponseTopicPartition, len(t.Partitions))
 		for pi := range t.Partitions {
 			p := &t.Partitions[pi]
-			rp := &rt.Partitions[pi]
-			*rp = kmsg.NewFetchResponseTopicPartition()
-			rp.Partition = p.Partition
 			fp := replica.FetchPartition{
 				TP:                 klog.TopicPartition{Topic: t.Topic, Partition: p.Partition},
 				Offset:             p.FetchOffset,
-				MaxBytes:           min(p.PartitionMaxBytes, maxBytes),
+				MaxBytes:           p.PartitionMaxBytes,
 				CurrentLeaderEpoch: -1,
+				LastFetchedEpoch:   -1,
 			}
-			fp.LastFetchedEpoch = -1
-			if r.Version >= 9 {
+			if version >= 9 {
 				fp.CurrentLeaderEpoch = p.CurrentLeaderEpoch
 			}
-			if r.Version >= 12 {
+			if version >= 12 {
 				fp.LastFetchedEpoch = p.LastFetchedEpoch
 			}
 			wanted = append(wanted, fp)
 		}
 	}
-	if len(wanted) == 0 {
-		return resp, nil
+	return wanted
+}
+
+// fetchAnswer fills one partition's response from its fetch result and counts the client's
+// traffic; it returns the segment ranges holding its records when they stay in the files
+// (zeroCopy), else nil.
+func (h *Handler) fetchAnswer(rp *kmsg.FetchResponseTopicPartition, res *replica.FetchResult, snap *metadata.Snapshot,
+	version int16, replicaID int32, zeroCopy bool) *klog.Records {
+	if res == nil {
+		setFetchError(rp, kerr.UnknownServerError)
+		return nil
 	}
-	if maxWait > 0 && minBytes > 0 {
-		network.Parked(ctx) // a long poll waits for data, not for the broker: it leaves the request queue
+	if res.Err != nil {
+		setFetchError(rp, partitionError(snap, res.TP, res.Err))
+		if replicaID < 0 {
+			h.countFetchFailed(snap, res.TP.Topic)
+		}
+		return nil
 	}
-	rack := ""
-	if r.Version >= 11 {
-		rack = req.Rack
+	rp.PreferredReadReplica = res.PreferredReadReplica
+	if res.Diverging {
+		rp.DivergingEpoch.Epoch, rp.DivergingEpoch.EndOffset = res.DivergingEpoch, res.DivergingEndOffset
 	}
-	// From v10 the records stay in the segment files until the network sends them (sendfile);
-	// older versions need the bytes here, to refuse zstd batches to clients that predate it.
-	zeroCopy := r.Version >= 10
-	results := h.o.Replicas.Fetch(ctx, replica.FetchParams{
-		ReplicaID:  req.ReplicaID,
-		RackID:     rack,
-		MaxWait:    maxWait,
-		MinBytes:   minBytes,
-		MaxBytes:   maxBytes,
-		Partitions: wanted,
-		ZeroCopy:   zeroCopy,
-	})
-	if zeroCopy {
-		fr.results = results
-		fr.files = make([]*klog.Records, len(wanted))
+	rp.HighWatermark = res.HighWatermark
+	rp.LastStableOffset = res.LastStableOffset
+	rp.LogStartOffset = res.LogStartOffset
+	rp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+	rp.RecordBatches = res.Records
+	if rp.RecordBatches == nil {
+		rp.RecordBatches = []byte{} // an empty record set, never null
 	}
-	files := 0
-	i := 0
-	for ti := range resp.Topics {
-		for pi := range resp.Topics[ti].Partitions {
-			rp := &resp.Topics[ti].Partitions[pi]
-			res := resultFor(results, i, wanted[i].TP)
-			i++
-			if res == nil {
-				setFetchError(rp, kerr.UnknownServerError)
-				continue
-			}
-			if res.Err != nil {
-				setFetchError(rp, partitionError(snap, res.TP, res.Err))
-				if req.ReplicaID < 0 {
-					h.countFetchFailed(snap, res.TP.Topic)
-				}
-				continue
-			}
-			rp.PreferredReadReplica = res.PreferredReadReplica
-			if res.Diverging {
-				rp.DivergingEpoch.Epoch, rp.DivergingEpoch.EndOffset = res.DivergingEpoch, res.DivergingEndOffset
-			}
-			rp.HighWatermark = res.HighWatermark
-			rp.LastStableOffset = res.LastStableOffset
-			rp.LogStartOffset = res.LogStartOffset
-			rp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
-			rp.RecordBatches = res.Records
-			if rp.RecordBatches == nil {
-				rp.RecordBatches = []byte{} // an empty record set, never null
-			}
-			if res.Files.Len() > 0 {
-				fr.files[i-1] = &res.Files
-				files++
-			}
-			if r.Version < 10 && hasZstdBatch(rp.RecordBatches) {
-				// Kafka does not down-convert zstd for old fetchers.
-				setFetchError(rp, kerr.UnsupportedCompressionType)
-			}
-			if req.ReplicaID < 0 { // replication is not client traffic (Kafka's BytesOutPerSec)
-				if zeroCopy {
-					h.o.Traffic.FetchedSpan(res.TP.Topic, res.Files.NextOffset-res.Files.FirstOffset, res.Files.Len())
-				} else {
-					h.o.Traffic.Fetched(res.TP.Topic, rp.RecordBatches)
-				}
-			}
+	if version < 10 && hasZstdBatch(rp.RecordBatches) {
+		// Kafka does not down-convert zstd for old fetchers.
+		setFetchError(rp, kerr.UnsupportedCompressionType)
+		return nil
+	}
+	if replicaID < 0 { // replication is not client traffic (Kafka's BytesOutPerSec)
+		if zeroCopy {
+			h.o.Traffic.FetchedSpan(res.TP.Topic, res.Files.NextOffset-res.Files.FirstOffset, res.Files.Len())
+		} else {
+			h.o.Traffic.Fetched(res.TP.Topic, rp.RecordBatches)
 		}
 	}
-	if files == 0 {
-		replica.ReleaseFetch(results) // nothing held (errors or no data): a plain response
-		return resp, nil
+	if res.Files.Len() > 0 {
+		return &res.Files
 	}
-	return fr, nil
+	return nil
 }
 
 // resultFor is the result for the i-th partition asked: replica.Fetch answers in request order,

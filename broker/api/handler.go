@@ -8,6 +8,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/gregor-broker/gregor/broker/fetchsession"
 	"github.com/gregor-broker/gregor/broker/group"
 	"github.com/gregor-broker/gregor/broker/metadata"
 	"github.com/gregor-broker/gregor/broker/network"
@@ -95,7 +96,10 @@ type Options struct {
 	// Traffic counts client records and bytes per topic (Kafka's BrokerTopicMetrics); nil
 	// counts nothing.
 	Traffic *topicstats.Stats
-	Logger  logrus.FieldLogger
+	// FetchSessions holds the incremental fetch sessions (KIP-227); nil answers every Fetch
+	// without one.
+	FetchSessions *fetchsession.Cache
+	Logger        logrus.FieldLogger
 }
 
 // Handler answers every served request. Create it with New.
@@ -105,6 +109,8 @@ type Handler struct {
 
 	stateMu         sync.Mutex // serializes LeaderAndIsr / UpdateMetadata / StopReplica; guards controllerEpoch
 	controllerEpoch int32      // highest controller epoch accepted so far
+
+	sessions *fetchsession.Cache // Options.FetchSessions, or one that opens none
 }
 
 var _ network.Handler = (*Handler)(nil)
@@ -115,7 +121,11 @@ func New(o Options) *Handler {
 	if log == nil {
 		log = logrus.StandardLogger()
 	}
-	return &Handler{o: o, log: log}
+	sessions := o.FetchSessions
+	if sessions == nil {
+		sessions = fetchsession.New(fetchsession.Options{})
+	}
+	return &Handler{o: o, log: log, sessions: sessions}
 }
 
 // Handle dispatches on the request type. A returned error closes the connection (network
