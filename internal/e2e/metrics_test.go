@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -218,6 +219,27 @@ func TestKafkaMetricsOnThreeBrokers(t *testing.T) {
 	}
 	if t.Failed() {
 		t.FailNow()
+	}
+	// The followers fetch through incremental fetch sessions (KIP-227): every partition a broker
+	// leads is cached in the sessions of its two followers' fetchers. A consumer's session adds
+	// at most the topic's partitions it led; without the followers' sessions no broker reaches
+	// twice its leader count.
+	short := ""
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		short = ""
+		for id := int32(1); id <= 3; id++ {
+			mf := families(t, c, id)
+			leaders := value(mf, "kafka_server_replicamanager_leadercount")
+			if cached := value(mf, "kafka_server_fetchsessioncache_numincrementalfetchpartitionscached"); leaders == 0 || cached < 2*leaders {
+				short += fmt.Sprintf(" broker %d leads %v partitions, %v cached in fetch sessions;", id, leaders, cached)
+			}
+		}
+		if short == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the followers' fetch sessions do not hold their leaders' partitions:%s", short)
+		}
 	}
 
 	// A follower stops (SIGSTOP): the leaders of its partitions shrink their ISRs after
