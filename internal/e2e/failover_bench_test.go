@@ -36,7 +36,7 @@ func BenchmarkControllerFailover(b *testing.B) {
 	total, rounds := envInt(b, "GREGOR_FAILOVER_PARTITIONS", 10_000, 100), envInt(b, "GREGOR_FAILOVER_ROUNDS", 5, 1)
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		f := newFailoverCluster(b, total)
+		f := newFailoverCluster(b, total, nil)
 		var elect, leaders, meta []time.Duration
 		for r := 1; r <= rounds; r++ {
 			if r > 1 {
@@ -82,7 +82,9 @@ type failoverCluster struct {
 	dead  int32 // the broker the last round killed
 }
 
-func newFailoverCluster(b *testing.B, total int) *failoverCluster {
+// newFailoverCluster starts 3 brokers (with extra on top of the benchmark's settings) holding
+// total partitions of replication factor 3, every one led.
+func newFailoverCluster(b *testing.B, total int, extra map[string]string) *failoverCluster {
 	topics := max(1, total/1000)
 	per := int32(total / topics)
 	cfg := map[string]string{
@@ -91,6 +93,9 @@ func newFailoverCluster(b *testing.B, total int) *failoverCluster {
 	}
 	if os.Getenv("GREGOR_FAILOVER_PROFILE") != "" {
 		cfg["gregor.debug.pprof"] = "true"
+	}
+	for k, v := range extra {
+		cfg[k] = v
 	}
 	c := testcluster.Start(b, testcluster.Options{Brokers: 3, Config: cfg})
 	adm := newAdmin(b, c.Bootstrap())
