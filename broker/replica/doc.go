@@ -13,7 +13,10 @@
 //     batch. The leader answers a DivergingEpoch when the follower's log left its own there,
 //     and the follower truncates (follower.go) — Kafka 2.7+'s truncation on fetch, the
 //     KIP-101/KIP-279 rule — or, on OFFSET_OUT_OF_RANGE, looks up the leader's log end or start
-//     with ListOffsets and truncates or starts over there.
+//     with ListOffsets and truncates or starts over there. Each fetcher keeps an incremental
+//     fetch session with its leader (fetchsession.go, KIP-227): it names only the partitions
+//     whose position changed and forgets those it stopped fetching; the leader's side of
+//     sessions is broker/fetchsession's.
 //   - The leader (leader.go) records each follower's fetch offset and when it was last caught
 //     up; the high watermark is the smallest log end over the ISR. A follower that has not caught
 //     up for replica.lag.time.max.ms is proposed out of the ISR, one that has reached the high
