@@ -192,6 +192,15 @@ func (m *Manager) readOnce(fp FetchParams) ([]FetchResult, []chan struct{}, int)
 			continue
 		}
 
+		// At the end this fetcher may read to (the high watermark for a consumer, the log end for
+		// a follower) there is nothing to read: answer without touching the segments. An idle
+		// fetch session's partitions are all here, every fetch.
+		if end := maxOffset; req.Offset == end || end < 0 && req.Offset == l.LogEndOffset() {
+			r.HighWatermark = l.HighWatermark()
+			r.LastStableOffset = r.HighWatermark
+			r.LogStartOffset = l.LogStartOffset()
+			continue
+		}
 		limit := int64(req.MaxBytes)
 		if limit > budget {
 			limit = budget
