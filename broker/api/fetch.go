@@ -68,44 +68,56 @@ func (h *Handler) fetch(ctx context.Context, r *network.Request, req *kmsg.Fetch
 	}
 	parts := make([]kmsg.FetchResponseTopicPartition, len(wanted))
 	files := make([]*klog.Records, len(wanted))
-	answers := make([]fetchsession.Answer, len(wanted))
+	var answers []fetchsession.Answer
+	if sctx.Tracked() {
+		answers = make([]fetchsession.Answer, len(wanted))
+	}
 	for i := range wanted {
 		rp := &parts[i]
 		*rp = kmsg.NewFetchResponseTopicPartition()
 		rp.Partition = wanted[i].TP.Partition
 		files[i] = h.fetchAnswer(rp, resultFor(results, i, wanted[i].TP), snap, r.Version, req.ReplicaID, zeroCopy)
-		answers[i] = fetchsession.Answer{
-			HighWatermark: rp.HighWatermark, LogStartOffset: rp.LogStartOffset, ErrorCode: rp.ErrorCode,
-			Records: len(rp.RecordBatches) > 0 || files[i] != nil,
-			Always:  rp.PreferredReadReplica >= 0 || rp.DivergingEpoch.Epoch != -1,
+		if answers != nil {
+			answers[i] = fetchsession.Answer{
+				HighWatermark: rp.HighWatermark, LogStartOffset: rp.LogStartOffset, ErrorCode: rp.ErrorCode,
+				Records: len(rp.RecordBatches) > 0 || files[i] != nil,
+				Always:  rp.PreferredReadReplica >= 0 || rp.DivergingEpoch.Epoch != -1,
+			}
 		}
 	}
-	sessionID, errCode, keep := h.sessions.Finish(sctx, answers)
+	sessionID, errCode, keep := h.sessions.Finish(&sctx, answers)
 	resp.SessionID = sessionID
 	if errCode != 0 {
 		resp.ErrorCode = errCode
 		replica.ReleaseFetch(results)
 		return resp, nil
 	}
-	// The answers kept, each topic's consecutive partitions under one topic entry, as Kafka
-	// builds the response from its ordered partition map.
-	held := 0
+	// The answers kept, moved down in place (wanted too: nothing reads it past Finish), then each
+	// topic's consecutive partitions under one topic entry, sharing parts' array, as Kafka builds
+	// the response from its ordered partition map.
+	n, held := 0, 0
 	for i := range parts {
 		if keep != nil && !keep[i] {
 			continue
 		}
-		if n := len(resp.Topics); n == 0 || resp.Topics[n-1].Topic != wanted[i].TP.Topic {
-			rt := kmsg.NewFetchResponseTopic()
-			rt.Topic = wanted[i].TP.Topic
-			resp.Topics = append(resp.Topics, rt)
-		}
-		rt := &resp.Topics[len(resp.Topics)-1]
-		rt.Partitions = append(rt.Partitions, parts[i])
-		fr.files = append(fr.files, files[i])
-		if files[i] != nil {
+		parts[n], files[n], wanted[n] = parts[i], files[i], wanted[i]
+		if files[n] != nil {
 			held++
 		}
+		n++
 	}
+	for start := 0; start < n; {
+		end := start + 1
+		for end < n && wanted[end].TP.Topic == wanted[start].TP.Topic {
+			end++
+		}
+		rt := kmsg.NewFetchResponseTopic()
+		rt.Topic = wanted[start].TP.Topic
+		rt.Partitions = parts[start:end:end]
+		resp.Topics = append(resp.Topics, rt)
+		start = end
+	}
+	fr.files = files[:n]
 	if held == 0 {
 		replica.ReleaseFetch(results) // nothing held (errors or no data): a plain response
 		return resp, nil

@@ -112,7 +112,8 @@ type Request struct {
 	Follower   bool                  // a follower's fetch (ReplicaId >= 0): a privileged session
 }
 
-// Context is one Fetch request's place in its session, from NewContext to Finish.
+// Context is one Fetch request's place in its session, from NewContext to Finish (a value: a
+// fetch allocates none).
 type Context struct {
 	// ErrorCode, when not 0, is the response's top-level error (FETCH_SESSION_ID_NOT_FOUND,
 	// INVALID_FETCH_SESSION_EPOCH): answer it with no partitions and session id 0.
@@ -138,12 +139,16 @@ type Answer struct {
 	Always bool
 }
 
+// Tracked reports whether Finish reads the answers: a full fetch that may open a session, or an
+// incremental one. A sessionless or failed fetch needs none.
+func (ctx *Context) Tracked() bool { return ctx.kind == full || ctx.kind == incremental }
+
 // NewContext resolves a request against the cache, as Kafka's FetchManager.newContext does: a
 // full fetch closes the session it names, and opens a new one at Finish unless its epoch is
 // FinalEpoch; an incremental fetch must name a live session at its expected epoch, and updates
 // it (adds and changes partitions, forgets others); a session left with no partitions is closed
 // and the request answered without one.
-func (c *Cache) NewContext(r Request) *Context {
+func (c *Cache) NewContext(r Request) Context {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if r.Epoch == InitialEpoch || r.Epoch == FinalEpoch {
@@ -156,14 +161,14 @@ func (c *Cache) NewContext(r Request) *Context {
 		if r.Epoch == FinalEpoch || c.o.Slots <= 0 {
 			k = sessionless
 		}
-		return &Context{kind: k, follower: r.Follower, Partitions: r.Partitions}
+		return Context{kind: k, follower: r.Follower, Partitions: r.Partitions}
 	}
 	s := c.sessions[r.SessionID]
 	switch {
 	case s == nil:
-		return &Context{kind: failed, ErrorCode: kerr.FetchSessionIDNotFound.Code}
+		return Context{kind: failed, ErrorCode: kerr.FetchSessionIDNotFound.Code}
 	case s.epoch != r.Epoch:
-		return &Context{kind: failed, ErrorCode: kerr.InvalidFetchSessionEpoch.Code}
+		return Context{kind: failed, ErrorCode: kerr.InvalidFetchSessionEpoch.Code}
 	}
 	for _, p := range r.Partitions {
 		if e := s.byTP[p.TP]; e != nil {
@@ -174,7 +179,7 @@ func (c *Cache) NewContext(r Request) *Context {
 			// Past the cap the session goes: the fetcher starts over with a full fetch, which
 			// is answered sessionless while the cache stays full.
 			c.removeLocked(s)
-			return &Context{kind: failed, ErrorCode: kerr.FetchSessionIDNotFound.Code}
+			return Context{kind: failed, ErrorCode: kerr.FetchSessionIDNotFound.Code}
 		}
 		s.byTP[p.TP] = s.order.PushBack(&cached{fetch: p, highWatermark: -1, logStart: -1})
 		c.partitions++
@@ -188,7 +193,7 @@ func (c *Cache) NewContext(r Request) *Context {
 	}
 	if s.order.Len() == 0 {
 		c.removeLocked(s)
-		return &Context{kind: sessionless, Partitions: r.Partitions}
+		return Context{kind: sessionless, Partitions: r.Partitions}
 	}
 	s.used = c.o.Now()
 	s.epoch = nextEpoch(s.epoch)
@@ -196,7 +201,7 @@ func (c *Cache) NewContext(r Request) *Context {
 	for e := s.order.Front(); e != nil; e = e.Next() {
 		parts = append(parts, e.Value.(*cached).fetch)
 	}
-	return &Context{kind: incremental, Partitions: parts, session: s, epoch: s.epoch}
+	return Context{kind: incremental, Partitions: parts, session: s, epoch: s.epoch}
 }
 
 // Finish takes the answers to ctx.Partitions (same order) and returns the response's session id

@@ -26,6 +26,8 @@ func fp(topic string, p int32, off int64) replica.FetchPartition {
 		MaxBytes: 1 << 20, CurrentLeaderEpoch: -1, LastFetchedEpoch: -1}
 }
 
+func ptr(c Context) *Context { return &c }
+
 func tp(topic string, p int32) klog.TopicPartition {
 	return klog.TopicPartition{Topic: topic, Partition: p}
 }
@@ -43,7 +45,7 @@ func quiet(n int, hw int64) []Answer {
 func open(t *testing.T, c *Cache, follower bool, parts ...replica.FetchPartition) int32 {
 	t.Helper()
 	ctx := c.NewContext(Request{Epoch: InitialEpoch, Partitions: parts, Follower: follower})
-	id, code, keep := c.Finish(ctx, quiet(len(parts), 10))
+	id, code, keep := c.Finish(&ctx, quiet(len(parts), 10))
 	if code != 0 || keep != nil {
 		t.Fatalf("full fetch: error %d, keep %v", code, keep)
 	}
@@ -63,7 +65,7 @@ func TestFullFetches(t *testing.T) {
 	parts := []replica.FetchPartition{fp("a", 0, 5), fp("a", 1, 7)}
 
 	ctx := c.NewContext(Request{Epoch: FinalEpoch, Partitions: parts})
-	if id, code, keep := c.Finish(ctx, quiet(2, 10)); id != NoSession || code != 0 || keep != nil {
+	if id, code, keep := c.Finish(&ctx, quiet(2, 10)); id != NoSession || code != 0 || keep != nil {
 		t.Fatalf("epoch -1: session %d, error %d, keep %v; want a sessionless answer of everything", id, code, keep)
 	}
 	if !reflect.DeepEqual(ctx.Partitions, parts) {
@@ -78,18 +80,18 @@ func TestFullFetches(t *testing.T) {
 	}
 	// A full fetch that names a session closes it (and opens another).
 	ctx = c.NewContext(Request{SessionID: id, Epoch: InitialEpoch, Partitions: parts})
-	id2, _, _ := c.Finish(ctx, quiet(2, 10))
+	id2, _, _ := c.Finish(&ctx, quiet(2, 10))
 	if id2 == id || c.Stats().Sessions != 1 {
 		t.Fatalf("second full fetch: id %d (first %d), %d sessions", id2, id, c.Stats().Sessions)
 	}
 	ctx = c.NewContext(Request{SessionID: id2, Epoch: FinalEpoch, Partitions: parts})
-	c.Finish(ctx, quiet(2, 10))
+	c.Finish(&ctx, quiet(2, 10))
 	if s := c.Stats(); s.Sessions != 0 || s.Partitions != 0 {
 		t.Fatalf("epoch -1 naming the session left %+v", s)
 	}
 	// No partitions: no session, whose slot would stay empty.
 	ctx = c.NewContext(Request{Epoch: InitialEpoch})
-	if id, _, _ := c.Finish(ctx, nil); id != NoSession {
+	if id, _, _ := c.Finish(&ctx, nil); id != NoSession {
 		t.Fatalf("empty full fetch opened session %d", id)
 	}
 }
@@ -113,7 +115,7 @@ func TestSessionErrors(t *testing.T) {
 			if tc.slots > 0 {
 				real = open(t, c, false, fp("a", 0, 0))
 				// Epoch 1 is used once: the session expects 2 after it.
-				c.Finish(c.NewContext(Request{SessionID: real, Epoch: 1}), quiet(1, 10))
+				c.Finish(ptr(c.NewContext(Request{SessionID: real, Epoch: 1})), quiet(1, 10))
 				if tc.epoch == 2 {
 					tc.epoch = 1
 				}
@@ -121,7 +123,7 @@ func TestSessionErrors(t *testing.T) {
 				t.Fatalf("slots 0 opened session %d", id)
 			}
 			ctx := c.NewContext(Request{SessionID: tc.id(real), Epoch: tc.epoch})
-			id, code, keep := c.Finish(ctx, nil)
+			id, code, keep := c.Finish(&ctx, nil)
 			if ctx.ErrorCode != tc.want || code != tc.want || id != NoSession || len(ctx.Partitions) != 0 || len(keep) != 0 {
 				t.Fatalf("context error %d, finish %d %d %v; want error %d and nothing fetched", ctx.ErrorCode, id, code, keep, tc.want)
 			}
@@ -140,7 +142,7 @@ func TestIncrementalAnswers(t *testing.T) {
 		if ctx.ErrorCode != 0 {
 			t.Fatalf("epoch %d: error %d", epoch, ctx.ErrorCode)
 		}
-		got, code, keep := c.Finish(ctx, answers(ctx.Partitions))
+		got, code, keep := c.Finish(&ctx, answers(ctx.Partitions))
 		if got != id || code != 0 {
 			t.Fatalf("epoch %d: session %d error %d", epoch, got, code)
 		}
@@ -234,7 +236,7 @@ func TestIncrementalAnswers(t *testing.T) {
 	}
 	// Forgetting everything closes the session; that request is answered sessionless.
 	ctx := c.NewContext(Request{SessionID: id, Epoch: epoch, Forgotten: []klog.TopicPartition{tp("a", 1), tp("b", 0), tp("c", 0)}})
-	if got, code, keep := c.Finish(ctx, nil); got != NoSession || code != 0 || keep != nil {
+	if got, code, keep := c.Finish(&ctx, nil); got != NoSession || code != 0 || keep != nil {
 		t.Fatalf("emptied session: id %d error %d keep %v", got, code, keep)
 	}
 	if s := c.Stats(); s.Sessions != 0 || s.Partitions != 0 {
@@ -253,10 +255,10 @@ func TestDuplicateRequest(t *testing.T) {
 		t.Fatalf("duplicate epoch: error %d", dup.ErrorCode)
 	}
 	next := c.NewContext(Request{SessionID: id, Epoch: 2})
-	if got, code, keep := c.Finish(first, []Answer{{HighWatermark: 99, Records: true}}); got != id || code != kerr.InvalidFetchSessionEpoch.Code || keep[0] {
+	if got, code, keep := c.Finish(&first, []Answer{{HighWatermark: 99, Records: true}}); got != id || code != kerr.InvalidFetchSessionEpoch.Code || keep[0] {
 		t.Fatalf("overtaken request: id %d error %d keep %v", got, code, keep)
 	}
-	if _, code, keep := c.Finish(next, []Answer{{HighWatermark: 99}}); code != 0 || !keep[0] {
+	if _, code, keep := c.Finish(&next, []Answer{{HighWatermark: 99}}); code != 0 || !keep[0] {
 		t.Fatalf("the later request: error %d keep %v", code, keep)
 	}
 }
@@ -276,7 +278,7 @@ func TestEviction(t *testing.T) {
 	}
 	// Two minutes on, b is used, f is not: f is stale and goes first.
 	clk.t = clk.t.Add(90 * time.Second)
-	c.Finish(c.NewContext(Request{SessionID: b, Epoch: 1}), quiet(2, 10))
+	c.Finish(ptr(c.NewContext(Request{SessionID: b, Epoch: 1})), quiet(2, 10))
 	clk.t = clk.t.Add(30 * time.Second)
 	d := open(t, c, false, fp("d", 0, 0))
 	if d == NoSession || c.sessions[f] != nil || c.sessions[b] == nil {
@@ -284,8 +286,8 @@ func TestEviction(t *testing.T) {
 	}
 	// b is old now but in use: a bigger consumer session may take its slot, a smaller may not.
 	clk.t = clk.t.Add(30 * time.Second)
-	c.Finish(c.NewContext(Request{SessionID: b, Epoch: 2}), quiet(2, 10))
-	c.Finish(c.NewContext(Request{SessionID: d, Epoch: 1}), quiet(1, 10))
+	c.Finish(ptr(c.NewContext(Request{SessionID: b, Epoch: 2})), quiet(2, 10))
+	c.Finish(ptr(c.NewContext(Request{SessionID: d, Epoch: 1})), quiet(1, 10))
 	if id := open(t, c, false, fp("e", 0, 0)); id != NoSession {
 		t.Fatalf("a one-partition session evicted one of the same size or larger: %d", id)
 	}
@@ -308,7 +310,7 @@ func TestPartitionCap(t *testing.T) {
 	if ctx.ErrorCode != 0 || len(ctx.Partitions) != 3 {
 		t.Fatalf("growing to the cap: error %d, %v", ctx.ErrorCode, names(ctx.Partitions))
 	}
-	c.Finish(ctx, quiet(3, 10))
+	c.Finish(&ctx, quiet(3, 10))
 	ctx = c.NewContext(Request{SessionID: id, Epoch: 2, Partitions: []replica.FetchPartition{fp("a", 3, 0)}})
 	if ctx.ErrorCode != kerr.FetchSessionIDNotFound.Code {
 		t.Fatalf("past the cap: error %d", ctx.ErrorCode)
