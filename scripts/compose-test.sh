@@ -260,7 +260,7 @@ HOST_BOOTSTRAP=localhost:9092,localhost:9093,localhost:9094
 cid() { dc ps -q "$1"; }
 health() { docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' "$(cid "$1")"; }
 is_healthy() { [ "$(health "$1")" = healthy ]; }
-all_healthy() { is_healthy broker1 && is_healthy broker2 && is_healthy broker3; }
+all_healthy() { is_healthy zookeeper && is_healthy broker1 && is_healthy broker2 && is_healthy broker3; }
 # zk_ids prints /kafka/brokers/ids as zkCli.sh inside the ZooKeeper container lists it.
 zk_ids() {
   docker exec -e JVMFLAGS=-Dzookeeper.root.logger=ERROR,CONSOLE "$(cid zookeeper)" \
@@ -324,8 +324,8 @@ create_topic() {
 
 say "$COMPOSE up -d"
 dc up -d --no-build >"$WORK/up.log" 2>&1 || { cat "$WORK/up.log" >&2; die "compose up failed"; }
-wait_for "three healthy brokers (docker health checks)" 180 all_healthy
-echo "health: broker1 $(health broker1), broker2 $(health broker2), broker3 $(health broker3)"
+wait_for "ZooKeeper serving and three healthy brokers (docker health checks)" 180 all_healthy
+echo "health: zookeeper $(health zookeeper), broker1 $(health broker1), broker2 $(health broker2), broker3 $(health broker3)"
 
 say "ZooKeeper: zkCli.sh ls /kafka/brokers/ids"
 wait_for "zkCli.sh to list [1, 2, 3]" 60 zk_ids_are "[1, 2, 3]"
