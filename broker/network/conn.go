@@ -201,7 +201,7 @@ func (c *conn) serve() {
 			var once sync.Once
 			req.release = func() { once.Do(func() { close(mine) }) }
 			c.srv.wg.Add(1)
-			go func() {
+			c.srv.run(func() {
 				defer req.Release()
 				if prev != nil {
 					select {
@@ -216,7 +216,7 @@ func (c *conn) serve() {
 					return
 				}
 				c.handle(s, req, t, int64(size))
-			}()
+			})
 			continue
 		}
 		// queued.max.requests: a full request queue stops this reader too.
@@ -226,7 +226,7 @@ func (c *conn) serve() {
 			return
 		}
 		c.srv.wg.Add(1)
-		go c.handle(s, req, t, int64(size))
+		c.srv.run(func() { c.handle(s, req, t, int64(size)) })
 	}
 }
 

@@ -36,9 +36,11 @@
 //     itself).
 //   - one writer per connection (conn.writeLoop): started by the reader, stops when the
 //     connection's context is cancelled or a write fails.
-//   - one goroutine per dispatched request (conn.handle): runs Handler.Handle; stops when the
-//     handler returns. Handlers are given the connection's context, cancelled when the connection
-//     closes or Close is called, and must return soon after it is cancelled.
+//   - one job per dispatched request (conn.handle): runs Handler.Handle on a handler worker
+//     (workers.go), a goroutine that takes the next job when its handler returns, so its grown
+//     stack is reused; it stops when more than maxIdleWorkers are idle or Close cancels the
+//     server. Handlers are given the connection's context, cancelled when the connection closes
+//     or Close is called, and must return soon after it is cancelled.
 //
 // Server.wg counts all of them; Close waits for it. Every connection is closed through
 // conn.close, which cancels the connection context first and then closes the socket, so every

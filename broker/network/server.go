@@ -31,7 +31,9 @@ type Server struct {
 
 	ctx    context.Context // parent of every connection context; cancelled by Close
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // accept loops, connection readers and writers, handler goroutines
+	wg     sync.WaitGroup // accept loops, connection readers and writers, handler workers and jobs
+
+	workers *workers // the goroutines handlers run on (workers.go)
 
 	mu        sync.Mutex // guards the fields below
 	started   bool
@@ -59,6 +61,7 @@ func NewServer(o Options, h Handler) *Server {
 		ctx: ctx, cancel: cancel,
 		conns:   map[*conn]struct{}{},
 		ordered: ordered,
+		workers: newWorkers(),
 	}
 	for _, k := range o.Recycled {
 		if k >= 0 && int(k) < len(s.recycle) {
