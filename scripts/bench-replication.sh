@@ -7,6 +7,11 @@
 #
 #   scripts/bench-replication.sh [REPEAT]   REPEAT runs of each workload (default 3), medians
 #
+# PAGECACHE=steady|fresh (scripts/pagecache.sh): steady, the default where it can be had (root),
+# runs each broker in a memory cgroup whose page cache is filled before the runs, as on a broker
+# host whose cache is full; fresh lets every write take a new page, which a fresh VM gets from
+# its host at a tenth of the speed, once per replica.
+#
 # Ports 2181 and 9092-9094 must be free (scripts/cluster.sh starts the cluster in a temp dir), or
 # set GREGOR_ZK_PORT, GREGOR_BROKER_PORT and GREGOR_METRICS_PORT (scripts/cluster.sh) to others.
 set -euo pipefail
@@ -14,8 +19,13 @@ cd "$(dirname "$0")/.."
 REPEAT="${1:-3}"
 go build -o bin/gregor ./cmd/gregor
 export GREGOR_CLUSTER_DIR="$(mktemp -d)"
-trap 'scripts/cluster.sh down >/dev/null; rm -rf "$GREGOR_CLUSTER_DIR"' EXIT
+. scripts/pagecache.sh
+pagecache_init
+trap 'scripts/cluster.sh down >/dev/null; pagecache_cleanup; rm -rf "$GREGOR_CLUSTER_DIR"' EXIT
 scripts/cluster.sh up 3 >/dev/null
+for id in 1 2 3; do
+  pagecache_confine "broker-$id" "$(cat "$GREGOR_CLUSTER_DIR/broker-$id/pid")" "$GREGOR_CLUSTER_DIR/broker-$id"
+done
 P="${GREGOR_BROKER_PORT:-9092}"
 B=127.0.0.1:$P,127.0.0.1:$((P + 1)),127.0.0.1:$((P + 2))
 
@@ -27,6 +37,7 @@ brokers_cpu() { for p in $BROKER_PIDS; do cpu "$p"; echo; done | awk '{ s += $1 
 # broker figure is the three brokers' CPU together, the client's is user + system time.
 rate() {
   local c0 c1 out client
+  sync # every run starts with no dirty pages: the last run's writeback is not this one's cost
   c0=$(brokers_cpu)
   out=$( { TIMEFORMAT='client %U %S'; time bin/gregor perf produce --bootstrap-server "$B" --topic "$1" \
     --records "$2" --size "$3" --acks all; } 2>&1)
@@ -38,6 +49,7 @@ rate() {
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(go version | cut -d' ' -f3)"
+echo "page cache: $(pagecache_mode)"
 for w in "1M x 100 B:1000000:100" "200k x 1 KiB:200000:1024"; do
   IFS=: read -r name n size <<<"$w"
   r1=(); r3=()

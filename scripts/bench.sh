@@ -18,7 +18,9 @@
 #   end to end at E2E_RATE records/s for E2E_SECONDS (p99 of send -> receive)
 #
 # Environment (defaults): REPEAT=3 N_SMALL=1000000 N_LARGE=200000 E2E_RATE=5000 E2E_SECONDS=10
-# PARTITIONS=3 FLOOR_PORT=9192. A quick run: REPEAT=1 N_SMALL=100000 N_LARGE=20000 E2E_SECONDS=2.
+# PARTITIONS=3 FLOOR_PORT=9192 PAGECACHE=steady|fresh (scripts/pagecache.sh: steady, the default
+# as root, runs Gregor and the floor each in a memory cgroup whose page cache is filled first, so
+# their writes reuse pages as on a host whose cache is full, not take new ones from the host). A quick run: REPEAT=1 N_SMALL=100000 N_LARGE=20000 E2E_SECONDS=2.
 # Ports 2181, 9092 and FLOOR_PORT must be free, or set GREGOR_ZK_PORT and GREGOR_BROKER_PORT
 # (scripts/cluster.sh) to others.
 set -euo pipefail
@@ -41,8 +43,11 @@ FLOOR_PID=
 cleanup() {
   [ -n "$FLOOR_PID" ] && kill "$FLOOR_PID" 2>/dev/null && wait "$FLOOR_PID" 2>/dev/null
   scripts/cluster.sh down >/dev/null 2>&1 || true
+  pagecache_cleanup
   rm -rf "$WORK"
 }
+. scripts/pagecache.sh
+pagecache_init
 trap cleanup EXIT
 go build -o bin/gregor ./cmd/gregor
 go build -o "$WORK/gregor-loadgen" ./cmd/gregor-loadgen
@@ -59,6 +64,8 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 FLOOR="127.0.0.1:$FLOOR_PORT"
+pagecache_confine gregor "$GREGOR_PID" "$GREGOR_CLUSTER_DIR/broker-1"
+pagecache_confine floor "$FLOOR_PID" "$WORK"
 . scripts/proc-cpu.sh # cpu PID
 
 RESULTS="$WORK/results"
@@ -68,6 +75,7 @@ measure() {
   local target=$1 rep=$2 workload=$3 addr pid c0 c1 out
   shift 3
   if [ "$target" = gregor ]; then addr=$GREGOR pid=$GREGOR_PID; else addr=$FLOOR pid=$FLOOR_PID; fi
+  sync # every run starts with no dirty pages: the last run's writeback is not this one's cost
   c0=$(cpu "$pid")
   out=$("$LOADGEN" "$@" -bootstrap "$addr")
   c1=$(cpu "$pid")
@@ -75,6 +83,7 @@ measure() {
 }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(go version | cut -d' ' -f3), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "page cache: $(pagecache_mode)"
 echo "workloads: produce ${N_SMALL} x 100 B acks=1, consume them, produce ${N_LARGE} x 1 KiB idempotent acks=all, e2e ${E2E_RATE}/s for ${E2E_SECONDS}s; ${PARTITIONS} partitions; ${REPEAT} repetitions"
 # Each workload runs on Gregor and on the floor back to back (which goes first alternates by
 # repetition), so the two runs of a pair share the machine's load: on a shared VM the CPU seconds
