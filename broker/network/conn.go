@@ -22,8 +22,9 @@ import (
 // in one read; a frame larger than it is read straight into its own buffer by bufio.
 const readBufferBytes = 8 << 10
 
-// conn is one client connection. serve (the reader) and writeLoop run for its lifetime; each
-// request runs in its own handle goroutine.
+// conn is one client connection. serve (the reader) runs for its lifetime; each request runs as
+// a job on a handler worker, and responses are written by the goroutines that fill them
+// (writer.go).
 type conn struct {
 	srv      *Server
 	nc       net.Conn
@@ -47,14 +48,13 @@ type conn struct {
 	// sem holds one token per request not yet written (in flight): the reader sends before
 	// queueing a slot, the writer receives once the slot is written. A full sem stops the reader.
 	sem chan struct{}
-	// queue carries slots in request order from reader to writer; its capacity equals sem's, so
-	// a send by a token holder never blocks.
-	queue chan *slot
-	// wake (capacity 1) tells the writer that some slot was filled.
-	wake chan struct{}
-	// writerGone is set once the writer has stopped: a slot filled after that is released by
-	// its filler (fill), since no writer will reach it.
-	writerGone atomic.Bool
+
+	wmu     sync.Mutex // guards pending, writing and wclosed; a leaf (writer.go)
+	pending slotRing   // slots not yet written, in request order
+	writing bool       // a goroutine is writing; only it touches the socket's write side
+	wclosed bool       // the connection is closed: nothing more is written, fillers release
+	batch   []*slot    // the writer of the moment's; reused between batches
+	bufs    net.Buffers
 	// lastOrdered is closed when the latest ordered request (Options.Ordered) has been handled;
 	// the next ordered request waits for it. Reader goroutine only.
 	lastOrdered chan struct{}
@@ -88,26 +88,34 @@ func newConn(s *Server, nc net.Conn, listener string) *conn {
 	ctx, cancel := context.WithCancel(s.ctx)
 	c := &conn{
 		srv: s, nc: nc, listener: listener, remote: nc.RemoteAddr(), addr: remoteAddr(nc),
-		log:    s.log.WithFields(logrus.Fields{"listener": listener, "remote": nc.RemoteAddr().String()}),
-		ctx:    ctx,
-		cancel: cancel,
-		idle:   s.opts.IdleTimeout,
-		sem:    make(chan struct{}, s.opts.MaxInFlightPerConn),
-		queue:  make(chan *slot, s.opts.MaxInFlightPerConn),
-		wake:   make(chan struct{}, 1),
+		log:     s.log.WithFields(logrus.Fields{"listener": listener, "remote": nc.RemoteAddr().String()}),
+		ctx:     ctx,
+		cancel:  cancel,
+		idle:    s.opts.IdleTimeout,
+		sem:     make(chan struct{}, s.opts.MaxInFlightPerConn),
+		pending: slotRing{buf: make([]*slot, s.opts.MaxInFlightPerConn)},
+		batch:   make([]*slot, 0, maxWriteBatch),
+		bufs:    make(net.Buffers, 0, maxWriteBatch),
 	}
 	c.br = bufio.NewReaderSize(idleReader{c}, readBufferBytes)
 	c.lastActive.Store(time.Now().UnixNano())
 	return c
 }
 
-// close cancels the connection's context (handlers, writer, a reader waiting for a slot), then
-// closes the socket (a reader or writer blocked in I/O). Any goroutine may call it.
+// close cancels the connection's context (handlers, a reader waiting for a slot), then closes
+// the socket (a reader or writer blocked in I/O), then drops the responses not written. Any
+// goroutine may call it, holding no lock.
 func (c *conn) close() {
 	c.closeOnce.Do(func() {
 		c.cancel()
 		_ = c.nc.Close()
 		c.srv.removeConn(c)
+		c.wmu.Lock()
+		c.wclosed = true
+		if !c.writing { // else the writer drops them when its write fails or ends
+			c.releasePendingLocked()
+		}
+		c.wmu.Unlock()
 	})
 }
 
@@ -116,8 +124,6 @@ func (c *conn) close() {
 func (c *conn) serve() {
 	defer c.srv.wg.Done()
 	defer c.close()
-	c.srv.wg.Add(1)
-	go c.writeLoop()
 	if c.idle > 0 {
 		_ = c.nc.SetReadDeadline(time.Now().Add(c.idle))
 	}
@@ -179,7 +185,7 @@ func (c *conn) serve() {
 		}
 		s := &slot{key: d.hdr.Key, received: received, clientID: clientID}
 		s.metrics = c.srv.metrics.request(d.hdr.Key, d.hdr.Version, d.body)
-		c.queue <- s
+		c.queueSlot(s)
 		if d.hdr.Key == apiVersionsKey {
 			c.answerAPIVersions(s, d)
 			c.srv.pool.release(int64(size))
@@ -272,6 +278,7 @@ func (c *conn) handle(s *slot, req *Request, t *queueTicket, frameBytes int64) {
 	defer c.srv.wg.Done()
 	resp, err := c.callHandler(context.WithValue(c.ctx, ticketKey{}, t), req)
 	t.leave()
+	req.Release() // the next ordered request need not wait for this one's response to be written
 	if zc, ok := resp.(ZeroCopy); ok {
 		s.zc = zc // released by the writer, sent or not
 	}
@@ -312,19 +319,6 @@ func (c *conn) callHandler(ctx context.Context, req *Request) (resp kmsg.Respons
 		}
 	}()
 	return c.srv.handler.Handle(ctx, req)
-}
-
-// fill publishes a slot's result to the writer.
-func (c *conn) fill(s *slot) {
-	s.done.Store(true) // after out/err: the writer's Load sees them
-	if c.writerGone.Load() {
-		s.release() // no writer will reach it
-		return
-	}
-	select {
-	case c.wake <- struct{}{}:
-	default: // a wake-up is already pending; the writer rechecks every slot it waits on
-	}
 }
 
 func (c *conn) logReadError(err error) {

@@ -24,8 +24,8 @@
 // A response implementing ZeroCopy (Fetch) carries file ranges: its fixed bytes are encoded into
 // a small pooled buffer and the ranges are sent by the writer with sendfile(2), in the
 // connection's response order, between those bytes (zerocopy.go). The writer releases the
-// response once written; if the connection closes first, whichever of the writer and the
-// response's filler comes second releases it (slot.release, conn.writerGone). A range that is no
+// response once written; if the connection closes first, whichever of the close and the
+// response's filler comes second releases it (slot.release, conn.wclosed). A range that is no
 // longer Intact after its send closes the connection before the frame's last byte.
 //
 // # Goroutines and who stops them
@@ -34,8 +34,9 @@
 //   - one reader per connection (conn.serve): started by the accept loop, stops on a read error,
 //     bad input, idle timeout, or when the connection is closed (by Close, by the writer, or by
 //     itself).
-//   - one writer per connection (conn.writeLoop): started by the reader, stops when the
-//     connection's context is cancelled or a write fails.
+//   - no writer goroutine: the goroutine that fills a slot (a handler's job, or the reader for
+//     ApiVersions) writes the responses ready at the head of the order if no one else is
+//     writing (writer.go).
 //   - one job per dispatched request (conn.handle): runs Handler.Handle on a handler worker
 //     (workers.go), a goroutine that takes the next job when its handler returns, so its grown
 //     stack is reused; it stops when more than maxIdleWorkers are idle or Close cancels the
@@ -48,16 +49,18 @@
 //
 // # Locks
 //
-// Server.mu (listeners, connection set, connection quotas, started/closed) and memoryPool.mu
-// (the request memory pool's bookkeeping) are the only mutexes; both are leaves, never held
-// across socket I/O, a handler call or each other. Per-connection state needs none: it is owned by the
-// reader or handed over through channels and the slot's atomic done flag.
+// Server.mu (listeners, connection set, connection quotas, started/closed), memoryPool.mu (the
+// request memory pool's bookkeeping) and conn.wmu (a connection's unwritten slots and who is
+// writing them) are the only mutexes; all are leaves, never held across socket I/O, a handler
+// call or each other. Other per-connection state is owned by the reader, by the writer of the
+// moment (the goroutine that set conn.writing), or handed over through the slot's atomic done
+// flag.
 //
 // # Ordering and back-pressure
 //
-// The reader appends a slot per request to the connection's queue, in request order; a handler
-// fills its slot when it returns; the writer takes slots in queue order and writes each once it
-// is filled, coalescing consecutive ready responses into one writev. At most MaxInFlightPerConn
+// The reader appends a slot per request to the connection's pending slots, in request order; a
+// handler fills its slot when it returns and, unless another goroutine is writing, writes the
+// filled slots at the head of the order, coalescing consecutive ready responses into one writev. At most MaxInFlightPerConn
 // requests (slots not yet written) exist per connection; at the bound the reader stops reading
 // that socket until the writer frees a slot, which pushes back on the client through TCP.
 //
