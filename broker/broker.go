@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gregor-broker/gregor/broker/api"
 	"github.com/gregor-broker/gregor/broker/clusterview"
@@ -270,7 +271,10 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 		Ordered: []int16{0, 8}, // Produce, OffsetCommit
 		// Produce keeps nothing of its frame once its handler returns (the records are in the
 		// log by then): its frames are pooled instead of being garbage.
-		Recycled:   []int16{0},
+		Recycled: []int16{0},
+		// Produce with acks 0 or 1 only appends: the reader handles it itself, with no
+		// goroutine hand-off, and reads on once it is answered, as Kafka does each request.
+		Inline:     inlineRequest,
 		Logger:     log,
 		Registerer: b.registry,
 	}, b.handler)
@@ -470,4 +474,11 @@ func (b *Broker) offsetsPartitions() int32 {
 		return int32(len(t.Partitions))
 	}
 	return b.cfg.OffsetsTopicNumPartitions
+}
+
+// inlineRequest names the requests whose handlers never wait for an event (network.Options.Inline):
+// Produce with acks 0 or 1, which validates and appends and answers.
+func inlineRequest(key int16, body kmsg.Request) bool {
+	p, ok := body.(*kmsg.ProduceRequest)
+	return key == 0 && ok && p.Acks != -1
 }

@@ -198,6 +198,7 @@ func (c *conn) serve() {
 			frame: pooled,
 		}
 		t := &queueTicket{q: c.srv.queue}
+		inline := c.srv.opts.Inline != nil && d.body != nil && c.srv.opts.Inline(d.hdr.Key, d.body)
 		if c.srv.ordered[d.hdr.Key] {
 			// An ordered request enters the request queue only once its predecessor is done: one
 			// waiting behind a parked acks=all produce is not being handled, and must not keep
@@ -206,6 +207,12 @@ func (c *conn) serve() {
 			c.lastOrdered = mine
 			var once sync.Once
 			req.release = func() { once.Do(func() { close(mine) }) }
+			if inline && closed(prev) {
+				if !c.handleInline(s, req, t, int64(size)) {
+					return
+				}
+				continue
+			}
 			c.srv.wg.Add(1)
 			c.srv.run(func() {
 				defer req.Release()
@@ -225,6 +232,12 @@ func (c *conn) serve() {
 			})
 			continue
 		}
+		if inline {
+			if !c.handleInline(s, req, t, int64(size)) {
+				return
+			}
+			continue
+		}
 		// queued.max.requests: a full request queue stops this reader too.
 		if !c.srv.queue.enter(c.ctx) {
 			c.srv.pool.release(int64(size))
@@ -233,6 +246,33 @@ func (c *conn) serve() {
 		}
 		c.srv.wg.Add(1)
 		c.srv.run(func() { c.handle(s, req, t, int64(size)) })
+	}
+}
+
+// handleInline handles a request on the reader's goroutine (Options.Inline), once it has a place
+// in the request queue; false if the connection closed while it waited for one.
+func (c *conn) handleInline(s *slot, req *Request, t *queueTicket, frameBytes int64) bool {
+	if !c.srv.queue.enter(c.ctx) {
+		c.srv.pool.release(frameBytes)
+		req.Release()
+		c.fill(s) // never handled: the connection is closing
+		return false
+	}
+	c.srv.wg.Add(1) // handle's Done
+	c.handle(s, req, t, frameBytes)
+	return true
+}
+
+// closed reports whether ch (nil: no predecessor) is closed.
+func closed(ch chan struct{}) bool {
+	if ch == nil {
+		return true
+	}
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
 }
 

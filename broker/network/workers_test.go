@@ -76,3 +76,67 @@ func TestWorkersAreReusedAndBounded(t *testing.T) {
 		t.Fatalf("%d workers still idle after Close", n)
 	}
 }
+
+// TestInlineRequests: requests Options.Inline names are handled on the reader (no worker), and
+// an inline request of an Ordered key behind an unfinished predecessor still waits for it.
+func TestInlineRequests(t *testing.T) {
+	produce := func(acks int16) *kmsg.ProduceRequest {
+		r := kmsg.NewPtrProduceRequest()
+		r.Acks, r.TimeoutMillis = acks, 1000
+		r.SetVersion(9)
+		return r
+	}
+	var mu sync.Mutex
+	var order []int16
+	held, gate, meta := make(chan struct{}, 1), make(chan struct{}), make(chan struct{}, 1)
+	srv := startServer(t, Options{
+		Ordered: []int16{0},
+		Inline:  func(key int16, body kmsg.Request) bool { return key == 0 && body.(*kmsg.ProduceRequest).Acks != -1 },
+	}, func(ctx context.Context, r *Request) (kmsg.Response, error) {
+		p, ok := r.Body.(*kmsg.ProduceRequest)
+		if !ok {
+			meta <- struct{}{}
+			return r.Body.ResponseKind(), nil
+		}
+		if p.Acks == -1 {
+			held <- struct{}{}
+			<-gate
+		}
+		mu.Lock()
+		order = append(order, p.Acks)
+		mu.Unlock()
+		return r.Body.ResponseKind(), nil
+	})
+	c := dial(t, srv.addr)
+	for i := 0; i < 20; i++ {
+		if _, err := c.roundTrip(produce(1), 9); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := srv.workers.started.Load(); n != 0 {
+		t.Fatalf("20 inline requests started %d workers", n)
+	}
+
+	// acks=all (a worker, held before it is done), then acks=1: the second must not be handled
+	// inline ahead of the first.
+	c.send(produce(-1), 9)
+	waitFor(t, held, "the acks=all produce to be handled")
+	c.send(produce(1), 9)
+	// The reader is free (the acks=1 request waits on a worker for its predecessor), so a
+	// Metadata request is handled meanwhile; only then is the held one let go.
+	c.send(metadataReq(), 1)
+	waitFor(t, meta, "the Metadata request to be handled while the acks=all one is held")
+	close(gate)
+	mr := metadataReq()
+	mr.SetVersion(1)
+	for i, want := range []kmsg.Request{produce(-1), produce(1), mr} {
+		if _, _, err := c.read(want); err != nil {
+			t.Fatalf("response %d: %v", i, err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got := order[20:]; len(got) != 2 || got[0] != -1 || got[1] != 1 {
+		t.Fatalf("handled in order %v after the first 20, want [-1 1]", got)
+	}
+}
