@@ -48,7 +48,8 @@ const (
 // Client is a ZooKeeper session scoped to a chroot.
 type Client struct {
 	conn    *zk.Conn
-	readers []*zk.Conn // WithReaderSessions: for bulk reads only; go-zookeeper renews them
+	timeout time.Duration // the session timeout asked for: how long a read waits for a connection
+	readers []*zk.Conn    // WithReaderSessions: for bulk reads only; go-zookeeper renews them
 	chroot  string
 	log     logrus.FieldLogger
 	events  chan SessionEvent
@@ -102,7 +103,7 @@ func Connect(ctx context.Context, connect string, sessionTimeout time.Duration, 
 		}
 		readers = append(readers, r)
 	}
-	c := &Client{conn: conn, readers: readers, chroot: chroot, log: o.logger, events: make(chan SessionEvent, 16), stop: make(chan struct{})}
+	c := &Client{conn: conn, timeout: sessionTimeout, readers: readers, chroot: chroot, log: o.logger, events: make(chan SessionEvent, 16), stop: make(chan struct{})}
 	c.wg.Add(1)
 	go c.watchSession(ev) // owned by c: Close stops it
 	return c, nil
@@ -131,6 +132,38 @@ func dial(ctx context.Context, servers []string, timeout time.Duration, o option
 			return nil, nil, fmt.Errorf("zookeeper %v: no session: %w", servers, ctx.Err())
 		}
 	}
+}
+
+// retryRead runs read again while it fails for want of a connection, for up to the session
+// timeout, as Kafka's ZooKeeper client waits for its connection before it sends a request.
+// A broker that resumes after a pause longer than go-zookeeper's receive timeout finds its
+// connection dropped and re-established within a second or so; a read in that second (a
+// LeaderAndIsr creating a replica reads the topic's config) must wait for it, not fail: its
+// caller would report a storage error, and the controller would take the replica for one on a
+// failed log directory. Only reads are retried: a write may have been applied before the
+// connection went.
+func (c *Client) retryRead(read func() error) error {
+	deadline := time.Now().Add(c.timeout)
+	backoff := 20 * time.Millisecond
+	for {
+		err := read()
+		if err == nil || !connectionLost(err) || time.Now().After(deadline) {
+			return err
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-c.stop:
+			t.Stop()
+			return err
+		}
+		backoff = min(2*backoff, 500*time.Millisecond)
+	}
+}
+
+// connectionLost: go-zookeeper's answers for a request that never reached a connected server.
+func connectionLost(err error) bool {
+	return errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrNoServer) || errors.Is(err, zk.ErrSessionExpired)
 }
 
 // watchSession turns go-zookeeper's state events into SessionExpired / SessionEstablished.

@@ -391,9 +391,14 @@ func (c *Client) UpdatePartitionStates(updates []StateUpdate, f *Fence) ([]int32
 	return versions, first
 }
 
-// GetTopicConfig reads /config/topics/<t>; a missing znode is an empty config.
+// GetTopicConfig reads /config/topics/<t>; a missing znode is an empty config. It waits for a
+// connection being re-established (retryRead).
 func (c *Client) GetTopicConfig(topic string) (map[string]string, error) {
-	data, _, err := c.conn.Get(c.p(topicConfigPath(topic)))
+	var data []byte
+	err := c.retryRead(func() (err error) {
+		data, _, err = c.conn.Get(c.p(topicConfigPath(topic)))
+		return err
+	})
 	if errors.Is(err, zk.ErrNoNode) {
 		return map[string]string{}, nil
 	}

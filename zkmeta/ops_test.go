@@ -2,8 +2,12 @@ package zkmeta
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"net"
 	"sort"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -292,5 +296,90 @@ func TestGetPartitionStates(t *testing.T) {
 		if st == nil || st.LeaderEpoch != int32(i) || st.ZkVersion != 0 {
 			t.Fatalf("partition %d: %+v, want leader epoch %d at zkVersion 0", i, st, i)
 		}
+	}
+}
+
+// heldConn is a connection whose writes, while held, are taken and dropped: a request that
+// went out and will never be answered, as on a connection that died under it. A dropped
+// getData request (opcode 4, after the length and xid) is reported on dropped.
+type heldConn struct {
+	net.Conn
+	held    *atomic.Bool
+	dropped chan<- struct{}
+}
+
+func (h heldConn) Write(p []byte) (int, error) {
+	if !h.held.Load() {
+		return h.Conn.Write(p)
+	}
+	if len(p) >= 12 && binary.BigEndian.Uint32(p[8:12]) == 4 {
+		select {
+		case h.dropped <- struct{}{}:
+		default:
+		}
+	}
+	return len(p), nil
+}
+
+// TestReadWaitsForTheConnection: a read whose connection dies under it (the request sent, no
+// answer, then the socket gone, as when a broker resumes after a pause longer than the receive
+// timeout) is sent again on the next connection (retryRead) and returns what the znode holds.
+// Without the retry it fails with zk.ErrConnectionClosed, which a LeaderAndIsr reading a topic's
+// config reported as a storage error.
+func TestReadWaitsForTheConnection(t *testing.T) {
+	s := zktest.Start(t)
+	var held atomic.Bool
+	dropped := make(chan struct{}, 1)
+	var mu sync.Mutex
+	var last net.Conn
+	dialer := func(network, addr string, timeout time.Duration) (net.Conn, error) {
+		nc, err := net.DialTimeout(network, addr, timeout)
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		last = nc
+		mu.Unlock()
+		return heldConn{Conn: nc, held: &held, dropped: dropped}, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, err := Connect(ctx, s.Connect("/kafka"), 30*time.Second, WithDialer(dialer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	if err := c.EnsurePaths(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetTopicConfig("t", map[string]string{"retention.ms": "1000"}); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		cfg map[string]string
+		err error
+	}
+	done := make(chan result, 1)
+	held.Store(true)
+	go func() { // owned by this test: it waits for the result below
+		cfg, err := c.GetTopicConfig("t")
+		done <- result{cfg, err}
+	}()
+	select {
+	case <-dropped:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the read's request was never written")
+	}
+	held.Store(false)
+	mu.Lock()
+	_ = last.Close() // the connection dies with the request unanswered
+	mu.Unlock()
+	select {
+	case r := <-done:
+		if r.err != nil || r.cfg["retention.ms"] != "1000" {
+			t.Fatalf("read across a lost connection: %v, %v", r.cfg, r.err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("read still waiting 60 s after its connection was lost")
 	}
 }
