@@ -272,8 +272,8 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 		// Produce keeps nothing of its frame once its handler returns (the records are in the
 		// log by then): its frames are pooled instead of being garbage.
 		Recycled: []int16{0},
-		// Produce with acks 0 or 1 only appends: the reader handles it itself, with no
-		// goroutine hand-off, and reads on once it is answered, as Kafka does each request.
+		// Produce is handled on the reader itself, with no goroutine hand-off, as Kafka handles
+		// each request; an acks=all one that must wait for followers hands the reading on.
 		Inline:     inlineRequest,
 		Logger:     log,
 		Registerer: b.registry,
@@ -476,9 +476,7 @@ func (b *Broker) offsetsPartitions() int32 {
 	return b.cfg.OffsetsTopicNumPartitions
 }
 
-// inlineRequest names the requests whose handlers never wait for an event (network.Options.Inline):
-// Produce with acks 0 or 1, which validates and appends and answers.
-func inlineRequest(key int16, body kmsg.Request) bool {
-	p, ok := body.(*kmsg.ProduceRequest)
-	return key == 0 && ok && p.Acks != -1
-}
+// inlineRequest names the requests handled on the reader (network.Options.Inline): Produce,
+// which validates and appends and answers, and calls network.Parked before it waits for
+// followers (acks=all with an ISR of more than one).
+func inlineRequest(key int16, _ kmsg.Request) bool { return key == 0 }

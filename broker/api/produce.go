@@ -100,10 +100,9 @@ func (h *Handler) produce(ctx context.Context, r *network.Request, req *kmsg.Pro
 
 	if len(parts) > 0 {
 		timeout := h.requestTimeout(req.TimeoutMillis) // capped: gregor.request.timeout.max.ms
-		if req.Acks == -1 {
-			network.Parked(ctx) // the wait for replicas is not work: leave the request queue
-		}
-		results := h.o.Replicas.ProduceThen(ctx, req.Acks, timeout, parts, r.Release)
+		// The wait for replicas is not work: the request leaves the request queue for it (and,
+		// handled on the reader, hands the connection's reading on), only if it waits at all.
+		results := h.o.Replicas.ProduceThen(ctx, req.Acks, timeout, parts, r.Release, func() { network.Parked(ctx) })
 		for tp, rp := range slots {
 			res, ok := results[tp]
 			if !ok {

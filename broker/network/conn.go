@@ -123,20 +123,36 @@ func (c *conn) close() {
 // order. Any bad input ends it, and closing the connection ends everything else.
 func (c *conn) serve() {
 	defer c.srv.wg.Done()
-	defer c.close()
 	if c.idle > 0 {
 		_ = c.nc.SetReadDeadline(time.Now().Add(c.idle))
 	}
+	if !c.read() {
+		c.close()
+	}
+}
+
+// readOn is a new reader for the connection, taking over from one whose inline request parked
+// (Parked): the old one finishes that request and ends.
+func (c *conn) readOn() {
+	defer c.srv.wg.Done()
+	if !c.read() {
+		c.close()
+	}
+}
+
+// read is the reader's loop. It returns false when the connection must close, true when an
+// inline request handed the reading on to a new reader (readOn) while it waits.
+func (c *conn) read() (handedOff bool) {
 	for {
 		size, err := readFrameSize(c.br, &c.sizeBuf, c.srv.opts.MaxRequestBytes)
 		if err != nil {
 			c.logReadError(err)
-			return
+			return false
 		}
 		// The frame's memory is reserved before anything is allocated for it; while the pool is
 		// full this reader waits and its socket is not read (queued.max.request.bytes).
 		if err := c.srv.pool.acquire(c.ctx, int64(size)); err != nil {
-			return
+			return false
 		}
 		// A frame of a recycled key (Options.Recycled) comes from a pool and goes back to it
 		// once its handler has returned; the key is the frame's first two bytes.
@@ -160,7 +176,7 @@ func (c *conn) serve() {
 		if err != nil {
 			c.srv.pool.release(int64(size))
 			c.logReadError(err)
-			return
+			return false
 		}
 		received := time.Now()
 		d, err := decodeRequest(c.srv.tbl, frame)
@@ -168,7 +184,7 @@ func (c *conn) serve() {
 		if err != nil {
 			c.srv.pool.release(int64(size))
 			c.logDecodeError(d.hdr, clientID, err)
-			return
+			return false
 		}
 		// Back-pressure: at MaxInFlightPerConn we stop here, and so stop reading the socket,
 		// until the writer frees a slot.
@@ -180,7 +196,7 @@ func (c *conn) serve() {
 			case c.sem <- struct{}{}:
 			case <-c.ctx.Done():
 				c.srv.pool.release(int64(size))
-				return
+				return false
 			}
 		}
 		s := &slot{key: d.hdr.Key, received: received, clientID: clientID}
@@ -208,8 +224,8 @@ func (c *conn) serve() {
 			var once sync.Once
 			req.release = func() { once.Do(func() { close(mine) }) }
 			if inline && closed(prev) {
-				if !c.handleInline(s, req, t, int64(size)) {
-					return
+				if ok, handedOff := c.handleInline(s, req, t, int64(size)); !ok || handedOff {
+					return handedOff
 				}
 				continue
 			}
@@ -233,8 +249,8 @@ func (c *conn) serve() {
 			continue
 		}
 		if inline {
-			if !c.handleInline(s, req, t, int64(size)) {
-				return
+			if ok, handedOff := c.handleInline(s, req, t, int64(size)); !ok || handedOff {
+				return handedOff
 			}
 			continue
 		}
@@ -242,7 +258,7 @@ func (c *conn) serve() {
 		if !c.srv.queue.enter(c.ctx) {
 			c.srv.pool.release(int64(size))
 			c.fill(s) // never handled: the writer is stopping with the connection anyway
-			return
+			return false
 		}
 		c.srv.wg.Add(1)
 		c.srv.run(func() { c.handle(s, req, t, int64(size)) })
@@ -250,17 +266,23 @@ func (c *conn) serve() {
 }
 
 // handleInline handles a request on the reader's goroutine (Options.Inline), once it has a place
-// in the request queue; false if the connection closed while it waited for one.
-func (c *conn) handleInline(s *slot, req *Request, t *queueTicket, frameBytes int64) bool {
+// in the request queue; ok is false if the connection closed while it waited for one. If the
+// handler parks (Parked), a new reader takes over the connection there, and handedOff tells this
+// one to end once the request is answered.
+func (c *conn) handleInline(s *slot, req *Request, t *queueTicket, frameBytes int64) (ok, handedOff bool) {
 	if !c.srv.queue.enter(c.ctx) {
 		c.srv.pool.release(frameBytes)
 		req.Release()
 		c.fill(s) // never handled: the connection is closing
-		return false
+		return false, false
+	}
+	t.handoff = func() {
+		c.srv.wg.Add(1)
+		go c.readOn()
 	}
 	c.srv.wg.Add(1) // handle's Done
 	c.handle(s, req, t, frameBytes)
-	return true
+	return true, t.handedOff.Load()
 }
 
 // closed reports whether ch (nil: no predecessor) is closed.

@@ -42,8 +42,9 @@
 //     stack is reused; it stops when more than maxIdleWorkers are idle or Close cancels the
 //     server. Handlers are given the connection's context, cancelled when the connection closes
 //     or Close is called, and must return soon after it is cancelled. A request that
-//     Options.Inline names (the broker: Produce with acks 0 or 1) is handled on the reader
-//     itself, which reads nothing more until it is answered.
+//     Options.Inline names (the broker: Produce) is handled on the reader itself, which reads
+//     nothing more until it is answered; if it parks, a new reader (conn.readOn, counted in
+//     Server.wg like the first) takes the connection over and the old one ends with it.
 //
 // Server.wg counts all of them; Close waits for it. Every connection is closed through
 // conn.close, which cancels the connection context first and then closes the socket, so every

@@ -77,12 +77,13 @@ type Options struct {
 	// gets the same guarantee by handling one request per connection at a time.
 	Ordered []int16
 	// Inline, if set, says which requests the reader handles itself instead of handing them to
-	// a worker: ones whose handler never waits for an event (the broker's: Produce with acks 0
-	// or 1). The connection reads nothing more until such a request is handled, as Kafka's
-	// network threads mute a connection while its request is handled; in exchange a request,
-	// its handling and its response stay on one goroutine with no wake-up between them, and no
-	// read of the next request runs beside the handler's disk write. An inline request of an
-	// Ordered key whose predecessor is not done yet is handed to a worker as usual.
+	// a worker: ones whose handler calls Parked before it waits for an event, if it waits at all
+	// (the broker's: Produce). Until it is answered or parks, the connection reads nothing more,
+	// as Kafka's network threads mute a connection while its request is handled; in exchange a
+	// request, its handling and its response stay on one goroutine with no wake-up between
+	// them, and no read of the next request runs beside the handler's disk write. At Parked a
+	// new reader takes the connection over, and the old one ends with the request. An inline
+	// request of an Ordered key whose predecessor is not done yet is handed to a worker.
 	Inline func(key int16, body kmsg.Request) bool
 	// Recycled lists request keys whose Handler keeps nothing of the request past Handle's
 	// return (no sub-slice of the frame outlives it): their frames come from a pool and go back

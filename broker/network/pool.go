@@ -3,6 +3,7 @@ package network
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 )
 
 // memoryPool is queued.max.request.bytes: the bytes of request frames the broker holds at once,
@@ -161,6 +162,10 @@ func (q *requestQueue) leave() {
 type queueTicket struct {
 	q    *requestQueue
 	once sync.Once
+	// handoff is set for a request handled on the reader (Options.Inline): the first Parked
+	// starts a new reader with it, so the connection is read on while this request waits.
+	handoff   func()
+	handedOff atomic.Bool
 }
 
 func (t *queueTicket) leave() { t.once.Do(t.q.leave) }
@@ -172,8 +177,14 @@ type ticketKey struct{}
 // replicas, an admin request waiting for the controller — so it leaves the request queue
 // (queued.max.requests) the way a Kafka request parked in purgatory does. Calling it more than
 // once, or with a context the network did not give, does nothing.
+//
+// A request handled on the reader (Options.Inline) hands the reading of its connection on to a
+// new reader here, so that whatever it waits for does not stop the connection's later requests.
 func Parked(ctx context.Context) {
 	if t, ok := ctx.Value(ticketKey{}).(*queueTicket); ok {
 		t.leave()
+		if t.handoff != nil && t.handedOff.CompareAndSwap(false, true) {
+			t.handoff()
+		}
 	}
 }

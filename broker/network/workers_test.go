@@ -30,6 +30,9 @@ func TestWorkersAreReusedAndBounded(t *testing.T) {
 		return r.Body.ResponseKind(), nil
 	})
 	w := srv.workers
+	var gateOnce sync.Once
+	release := func() { gateOnce.Do(func() { close(gate) }) }
+	t.Cleanup(release) // before the server's Close (cleanups run last first), even on failure
 
 	c := dial(t, srv.addr)
 	for i := 0; i < 50; i++ {
@@ -58,7 +61,7 @@ func TestWorkersAreReusedAndBounded(t *testing.T) {
 	if n := w.started.Load(); n < burst {
 		t.Fatalf("%d workers started for %d handlers running at once", n, burst)
 	}
-	close(gate)
+	release()
 	for i := 0; i < burst; i++ {
 		if _, _, err := c.read(metadataReq()); err != nil {
 			t.Fatal(err)
@@ -107,6 +110,9 @@ func TestInlineRequests(t *testing.T) {
 		mu.Unlock()
 		return r.Body.ResponseKind(), nil
 	})
+	var gateOnce sync.Once
+	release := func() { gateOnce.Do(func() { close(gate) }) }
+	t.Cleanup(release) // before the server's Close (cleanups run last first), even on failure
 	c := dial(t, srv.addr)
 	for i := 0; i < 20; i++ {
 		if _, err := c.roundTrip(produce(1), 9); err != nil {
@@ -126,7 +132,7 @@ func TestInlineRequests(t *testing.T) {
 	// Metadata request is handled meanwhile; only then is the held one let go.
 	c.send(metadataReq(), 1)
 	waitFor(t, meta, "the Metadata request to be handled while the acks=all one is held")
-	close(gate)
+	release()
 	mr := metadataReq()
 	mr.SetVersion(1)
 	for i, want := range []kmsg.Request{produce(-1), produce(1), mr} {
@@ -138,5 +144,47 @@ func TestInlineRequests(t *testing.T) {
 	defer mu.Unlock()
 	if got := order[20:]; len(got) != 2 || got[0] != -1 || got[1] != 1 {
 		t.Fatalf("handled in order %v after the first 20, want [-1 1]", got)
+	}
+}
+
+// TestInlineRequestHandsReadingOnWhenParked: an inline request that parks (Parked) lets a new
+// reader take the connection over, so the connection's next requests are handled while it
+// waits, and its response still comes first.
+func TestInlineRequestHandsReadingOnWhenParked(t *testing.T) {
+	held, gate, meta := make(chan struct{}, 1), make(chan struct{}), make(chan struct{}, 1)
+	srv := startServer(t, Options{
+		Ordered: []int16{0},
+		Inline:  func(key int16, _ kmsg.Request) bool { return key == 0 },
+	}, func(ctx context.Context, r *Request) (kmsg.Response, error) {
+		if _, ok := r.Body.(*kmsg.ProduceRequest); !ok {
+			meta <- struct{}{}
+			return r.Body.ResponseKind(), nil
+		}
+		Parked(ctx)
+		held <- struct{}{}
+		<-gate
+		return r.Body.ResponseKind(), nil
+	})
+	var once sync.Once
+	release := func() { once.Do(func() { close(gate) }) }
+	t.Cleanup(release) // before the server's Close (cleanups run last first), even on failure
+	c := dial(t, srv.addr)
+	p := kmsg.NewPtrProduceRequest()
+	p.Acks, p.TimeoutMillis = -1, 1000
+	c.send(p, 9)
+	waitFor(t, held, "the produce to park")
+	c.send(metadataReq(), 1)
+	waitFor(t, meta, "the Metadata request to be handled while the produce waits")
+	release()
+	mr := metadataReq()
+	mr.SetVersion(1)
+	p.SetVersion(9)
+	for i, want := range []kmsg.Request{p, mr} {
+		if _, _, err := c.read(want); err != nil {
+			t.Fatalf("response %d: %v", i, err)
+		}
+	}
+	if n := srv.workers.started.Load(); n != 1 {
+		t.Fatalf("%d workers started, want 1 (the Metadata request's; the produce ran inline)", n)
 	}
 }

@@ -26,14 +26,16 @@ type ProduceResult struct {
 // write under its log's lock, and the wait for all of them runs concurrently below.
 func (m *Manager) Produce(ctx context.Context, acks int16, timeout time.Duration,
 	parts map[klog.TopicPartition][]byte) map[klog.TopicPartition]ProduceResult {
-	return m.ProduceThen(ctx, acks, timeout, parts, nil)
+	return m.ProduceThen(ctx, acks, timeout, parts, nil, nil)
 }
 
 // ProduceThen is Produce calling appended (if not nil) once every partition's append is done,
 // before the wait for replication: the network lets the connection's next Produce append then,
-// so acks=all waits of one connection overlap while its appends stay in arrival order.
+// so acks=all waits of one connection overlap while its appends stay in arrival order. waiting
+// (if not nil) is called only if some partition must wait for its followers, before the wait:
+// with an ISR of one there is none.
 func (m *Manager) ProduceThen(ctx context.Context, acks int16, timeout time.Duration,
-	parts map[klog.TopicPartition][]byte, appended func()) map[klog.TopicPartition]ProduceResult {
+	parts map[klog.TopicPartition][]byte, appended, waiting func()) map[klog.TopicPartition]ProduceResult {
 	out := make(map[klog.TopicPartition]ProduceResult, len(parts))
 	type pending struct {
 		p    *Partition
@@ -92,6 +94,9 @@ func (m *Manager) ProduceThen(ctx context.Context, acks int16, timeout time.Dura
 	}
 	if len(waits) == 0 {
 		return out
+	}
+	if waiting != nil {
+		waiting()
 	}
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
