@@ -63,9 +63,10 @@
 //
 // The reader appends a slot per request to the connection's pending slots, in request order; a
 // handler fills its slot when it returns and, unless another goroutine is writing, writes the
-// filled slots at the head of the order, coalescing consecutive ready responses into one writev. At most MaxInFlightPerConn
-// requests (slots not yet written) exist per connection; at the bound the reader stops reading
-// that socket until the writer frees a slot, which pushes back on the client through TCP.
+// filled slots at the head of the order, coalescing consecutive ready responses into one
+// writev. At most MaxInFlightPerConn requests (slots not yet written) exist per connection; at
+// the bound the reader stops reading that socket until a written slot frees its token, which
+// pushes back on the client through TCP.
 //
 // # Limits (Kafka's names)
 //
